@@ -1,0 +1,6 @@
+"""``python -m detector`` (also what ``torchrun -m detector`` runs)."""
+import sys
+
+from detector.cli import main
+
+sys.exit(main())

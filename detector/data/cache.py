@@ -1,0 +1,189 @@
+"""The waveform cache: a manifest's clips decoded once into one memory-mapped float32 file.
+
+Layout of ``CACHE_DIR/<key>/``: ``samples.f32`` (every clip's samples, concatenated) and
+``index.json`` (offset and length per manifest row, plus the rows skipped as bad). The key
+hashes the manifest's bytes, the sample rate, the error policy and each file's size and
+modification time, so the cache is rebuilt exactly when one of them changes and reused
+by every later run, evaluation and ablation otherwise.
+
+A cache is built in a temporary folder that is renamed into place when complete: a crash
+or kill never leaves a torn cache, and a damaged one found later is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from detector.data.audio import AudioError, decode
+from detector.data.manifest import Manifest
+
+CACHE_VERSION = 1
+PARALLEL_MIN_FILES = 200   # below this, worker start-up costs more than it saves
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("DETECTOR_CACHE") or Path.home() / ".cache" / "detector")
+
+
+class BadRowsError(ValueError):
+    """Rows of a manifest could not be decoded; ``problems`` lists {"path", "line", "error"}."""
+
+    def __init__(self, manifest: Path, problems: list[dict]):
+        self.problems = problems
+        shown = "\n".join(f"  line {p['line']}: {p['error']}" for p in problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        super().__init__(f"{manifest}: {len(problems)} bad clip(s):\n{shown}{more}\n"
+                         "Fix or remove them, or pass --on-error skip to skip and report them.")
+
+
+@dataclass
+class WaveformCache:
+    """Read-only view of a built cache; ``waveform(i)`` is a zero-copy slice for manifest row i."""
+
+    folder: Path
+    sample_rate: int
+    offsets: np.ndarray      # (rows,) int64, -1 for a skipped row
+    lengths: np.ndarray      # (rows,) int64 samples, 0 for a skipped row
+    skipped: list[dict]      # {"path", "line", "error"} per skipped row
+    samples: np.ndarray      # (total_samples,) float32 memmap
+
+    def waveform(self, row: int) -> np.ndarray:
+        """Samples of manifest row ``row``: float32 ``(time,)`` at ``sample_rate`` Hz."""
+        if self.offsets[row] < 0:
+            raise KeyError(f"manifest row {row} was skipped as bad: it has no audio in the cache")
+        start = self.offsets[row]
+        return self.samples[start:start + self.lengths[row]]
+
+    @property
+    def valid_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.offsets >= 0)
+
+
+def cache_key(manifest: Manifest, sample_rate: int, on_error: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"v{CACHE_VERSION} sr={sample_rate} on_error={on_error}\n".encode())
+    digest.update(manifest.path.read_bytes())
+    for row in manifest.rows:
+        try:
+            stat = manifest.audio_path(row).stat()
+            digest.update(f"{row.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{row.path}\0missing\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def load_or_build_cache(manifest: Manifest, sample_rate: int = 16000, cache_dir: str | Path = "",
+                        on_error: str = "fail", workers: int | None = None) -> WaveformCache:
+    """Return the cache for ``manifest``, decoding every clip once if it does not exist yet.
+
+    ``on_error="fail"`` raises :class:`BadRowsError` listing every bad clip; ``"skip"`` leaves
+    them out, counts them and writes them to ``skipped.json`` in the cache folder.
+    """
+    if on_error not in ("fail", "skip"):
+        raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    folder = root / cache_key(manifest, sample_rate, on_error)
+    if folder.exists():
+        try:
+            return open_cache(folder)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"detector: cache {folder} is damaged ({error}); rebuilding it")
+            shutil.rmtree(folder, ignore_errors=True)
+    return _build(manifest, sample_rate, folder, on_error, workers)
+
+
+def open_cache(folder: Path) -> WaveformCache:
+    """Open a built cache, checking that the index and the sample file agree."""
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    offsets = np.asarray(index["offsets"], dtype=np.int64)
+    lengths = np.asarray(index["lengths"], dtype=np.int64)
+    expected = int(index["total_samples"])
+    data_path = folder / "samples.f32"
+    if data_path.stat().st_size != expected * 4:
+        raise ValueError(f"{data_path} holds {data_path.stat().st_size} bytes, index expects {expected * 4}")
+    samples = (np.memmap(data_path, dtype=np.float32, mode="r", shape=(expected,))
+               if expected else np.zeros(0, dtype=np.float32))
+    return WaveformCache(folder=folder, sample_rate=int(index["sample_rate"]), offsets=offsets,
+                         lengths=lengths, skipped=index["skipped"], samples=samples)
+
+
+def _decode_one(job: tuple[str, int]) -> np.ndarray | str:
+    """Worker: decoded samples, or the error message for a bad clip."""
+    path, sample_rate = job
+    try:
+        return decode(path, sample_rate)
+    except AudioError as error:
+        return str(error)
+
+
+def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
+           workers: int | None) -> WaveformCache:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        offsets, lengths, problems = _decode_all(manifest, sample_rate, staging / "samples.f32", workers)
+        if problems and on_error == "fail":
+            raise BadRowsError(manifest.path, problems)
+        index = {"version": CACHE_VERSION, "sample_rate": sample_rate, "manifest": str(manifest.path),
+                 "total_samples": int(lengths.sum()), "offsets": offsets.tolist(),
+                 "lengths": lengths.tolist(), "skipped": problems}
+        (staging / "index.json").write_text(json.dumps(index), encoding="utf-8")
+        if problems:
+            (staging / "skipped.json").write_text(json.dumps(problems, indent=1), encoding="utf-8")
+        try:
+            os.rename(staging, folder)   # atomic: the cache appears complete or not at all
+        except OSError:
+            if not (folder / "index.json").exists():   # not a concurrent builder that won the race
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    cache = open_cache(folder)
+    if problems:
+        print(f"detector: skipped {len(problems)} bad clip(s) of {len(manifest.rows)}; "
+              f"listed in {folder / 'skipped.json'}")
+    return cache
+
+
+def _decode_all(manifest: Manifest, sample_rate: int, data_path: Path,
+                workers: int | None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Decode every row in order, appending samples to ``data_path`` as they arrive."""
+    jobs = [(str(manifest.audio_path(row)), sample_rate) for row in manifest.rows]
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    offsets = np.full(len(jobs), -1, dtype=np.int64)
+    lengths = np.zeros(len(jobs), dtype=np.int64)
+    problems = []
+    progress = dict(total=len(jobs), desc="decoding into cache", unit="clip", leave=False)
+    with open(data_path, "wb") as handle:
+        if workers > 1 and len(jobs) >= PARALLEL_MIN_FILES:
+            # spawn, not fork: forking a process that has started torch's thread pools can hang.
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                results = tqdm(pool.map(_decode_one, jobs, chunksize=16), **progress)
+                _append(results, manifest, handle, offsets, lengths, problems)
+        else:
+            _append(tqdm(map(_decode_one, jobs), **progress), manifest, handle,
+                               offsets, lengths, problems)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return offsets, lengths, problems
+
+
+def _append(results, manifest: Manifest, handle, offsets, lengths, problems) -> None:
+    position = 0
+    for index, result in enumerate(results):
+        if isinstance(result, str):
+            row = manifest.rows[index]
+            problems.append({"path": row.path, "line": row.line, "error": result})
+            continue
+        handle.write(result.tobytes())
+        offsets[index], lengths[index] = position, result.shape[0]
+        position += result.shape[0]

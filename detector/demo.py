@@ -1,0 +1,25 @@
+"""The built-in demo: the packaged demo corpus and the configuration ``detector demo`` trains with."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from detector.config import Config
+
+DEMO_CORPUS = Path(__file__).parent / "data" / "demo_corpus"
+
+
+def demo_manifest() -> Path:
+    manifest = DEMO_CORPUS / "manifest.csv"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest}: the demo corpus is missing from this installation; "
+                                "rebuild it with python -m detector.data.demo_build")
+    return manifest
+
+
+def demo_config() -> Config:
+    """Sized to train on 2 CPU cores in a few minutes: short crops, few epochs."""
+    config = Config()
+    config.data.crop_s = 3.0
+    config.train.epochs = 6
+    config.train.patience = 3
+    return config

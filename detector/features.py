@@ -1,0 +1,60 @@
+"""Front-ends: waveform ``(batch, 1, time)`` -> normalised log-mel ``(batch, 1, n_mels, frames)``.
+
+The spectrogram and the log are computed in float32 even under autocast: in float16 the
+small mel energies of quiet frames underflow to zero and their log to -inf.
+"""
+from __future__ import annotations
+
+import torch
+import torchaudio
+
+from detector.config import FeatureConfig
+
+LOG_FLOOR = 1e-10          # power floor before the log (-100 dB)
+NORM_EPS = 1e-5
+
+
+def mel_power(backend: str, sample_rate: int, config: FeatureConfig) -> torch.nn.Module:
+    """A module mapping ``(batch, time)`` to mel power ``(batch, n_mels, frames)``.
+
+    Both backends use the Slaney mel scale and Slaney area normalisation (librosa's
+    defaults, nnAudio's only mode), a periodic Hann window, centred frames with reflect
+    padding, and power 2, so they agree to float32 rounding.
+    """
+    f_max = config.f_max or sample_rate / 2
+    if backend == "torchaudio":
+        return torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
+            f_min=config.f_min, f_max=f_max, n_mels=config.n_mels, power=2.0, center=True,
+            pad_mode="reflect", norm="slaney", mel_scale="slaney")
+    if backend == "nnaudio":
+        from nnAudio.features import MelSpectrogram   # optional backend: import only when chosen
+        return MelSpectrogram(
+            sr=sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels,
+            fmin=config.f_min, fmax=f_max, power=2.0, center=True, pad_mode="reflect", htk=False,
+            norm=1, window="hann", verbose=False)
+    raise ValueError(f"unknown front-end backend {backend!r}; valid: torchaudio, nnaudio")
+
+
+class LogMel(torch.nn.Module):
+    """Log-mel spectrogram with per-example normalisation (zero mean, unit variance).
+
+    Input ``(batch, 1, time)`` float32 at ``sample_rate`` Hz; output
+    ``(batch, 1, n_mels, 1 + time // hop_length)`` float32.
+    """
+
+    def __init__(self, sample_rate: int = 16000, config: FeatureConfig | None = None):
+        super().__init__()
+        config = config or FeatureConfig()
+        self.sample_rate = sample_rate
+        self.mel = mel_power(config.backend, sample_rate, config)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if wave.dim() != 3 or wave.shape[1] != 1:
+            raise ValueError(f"LogMel expects (batch, 1, time), got {tuple(wave.shape)}")
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            power = self.mel(wave[:, 0].float())
+            logmel = torch.log(power.clamp_min(LOG_FLOOR))
+            mean = logmel.mean(dim=(1, 2), keepdim=True)
+            std = logmel.std(dim=(1, 2), keepdim=True)
+            return ((logmel - mean) / (std + NORM_EPS)).unsqueeze(1)

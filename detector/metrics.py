@@ -1,0 +1,87 @@
+"""Detection metrics on bona fide scores (higher = more bona fide; target 1 = bona fide).
+
+EER follows ASVspoof: the point where the miss rate (bona fide rejected) and the false-alarm
+rate (spoof accepted) cross on the DET curve. Ties are handled exactly: the curve is
+evaluated only at distinct score values, and the crossing is interpolated linearly between
+the two operating points that bracket it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+
+
+@dataclass
+class DetCurve:
+    thresholds: np.ndarray   # increasing; a trial is accepted as bona fide when score >= threshold
+    miss: np.ndarray         # fraction of bona fide trials rejected
+    false_alarm: np.ndarray  # fraction of spoof trials accepted
+
+
+def det_curve(bonafide: np.ndarray, spoof: np.ndarray) -> DetCurve:
+    """Miss and false-alarm rates at every distinct score (plus one above the maximum)."""
+    bonafide, spoof = np.asarray(bonafide, float), np.asarray(spoof, float)
+    if bonafide.size == 0 or spoof.size == 0:
+        raise ValueError(f"EER needs both classes: got {bonafide.size} bona fide and {spoof.size} spoof scores")
+    if not (np.isfinite(bonafide).all() and np.isfinite(spoof).all()):
+        raise ValueError("scores contain NaN or infinite values")
+    distinct = np.unique(np.concatenate([bonafide, spoof]))
+    thresholds = np.append(distinct, np.inf)
+    miss = np.searchsorted(np.sort(bonafide), thresholds, side="left") / bonafide.size
+    false_alarm = 1.0 - np.searchsorted(np.sort(spoof), thresholds, side="left") / spoof.size
+    return DetCurve(thresholds, miss, false_alarm)
+
+
+def equal_error_rate(bonafide: np.ndarray, spoof: np.ndarray) -> tuple[float, float]:
+    """``(eer, threshold)``: where miss and false-alarm rates cross, as fractions in [0, 1]."""
+    curve = det_curve(bonafide, spoof)
+    gap = curve.miss - curve.false_alarm   # rises from -1 (lowest threshold) to +1 (threshold +inf)
+    after = int(np.argmax(gap >= 0))       # first operating point at or past the crossing (>= 1)
+    if gap[after] == 0:
+        return float(curve.miss[after]), float(curve.thresholds[after])
+    before = after - 1
+    weight = gap[before] / (gap[before] - gap[after])   # in (0, 1)
+    eer = curve.miss[before] + weight * (curve.miss[after] - curve.miss[before])
+    # Past the highest score the threshold is +inf; report the highest score instead.
+    upper = min(curve.thresholds[after], curve.thresholds[-2])
+    threshold = curve.thresholds[before] + weight * (upper - curve.thresholds[before])
+    return float(eer), float(threshold)
+
+
+def classification_report(scores: np.ndarray, targets: np.ndarray, threshold: float = 0.0) -> dict:
+    """EER, ROC AUC and threshold metrics; the positive class of precision/recall/F1 is spoof.
+
+    A trial is called bona fide when ``score >= threshold``; the default 0 is the argmax of the
+    two logits (bona fide probability 0.5).
+    """
+    scores, targets = np.asarray(scores, float), np.asarray(targets, int)
+    eer, eer_threshold = equal_error_rate(scores[targets == 1], scores[targets == 0])
+    predicted = (scores >= threshold).astype(int)
+    # Detecting a fake is the positive event: spoof (target 0) is the positive class.
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        1 - targets, 1 - predicted, average="binary", pos_label=1, zero_division=0)
+    return {
+        "eer": eer,
+        "eer_threshold": eer_threshold,
+        "roc_auc": float(roc_auc_score(targets, scores)),
+        "threshold": float(threshold),
+        "accuracy": float((predicted == targets).mean()),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "positive_class": "spoof",
+        "confusion_matrix": confusion_matrix(targets, predicted, labels=[1, 0]).tolist(),
+        "confusion_matrix_labels": ["bonafide", "spoof"],   # rows: true, columns: predicted
+        "n_bonafide": int((targets == 1).sum()),
+        "n_spoof": int((targets == 0).sum()),
+    }
+
+
+def per_group_eer(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """EER of each spoof group (e.g. system) against all bona fide trials."""
+    scores, targets, groups = np.asarray(scores, float), np.asarray(targets, int), np.asarray(groups)
+    bonafide = scores[targets == 1]
+    return {str(group): equal_error_rate(bonafide, scores[(targets == 0) & (groups == group)])[0]
+            for group in sorted(set(groups[targets == 0].tolist()))}

@@ -1,0 +1,78 @@
+"""The detector: log-mel front-end + ResNet-18, mapping a raw waveform to two logits.
+
+Class 1 is bona fide, class 0 spoof; the score is ``logit[1] - logit[0]`` (the log
+posterior ratio under equal priors), so higher means more bona fide, as ASVspoof scores do.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+
+from detector.config import FeatureConfig, ModelConfig
+from detector.features import LogMel
+
+
+def resnet18_backbone(dropout: float) -> torchvision.models.ResNet:
+    """ResNet-18 with a 1-channel stem and a dropout + linear head to 2 classes."""
+    net = torchvision.models.resnet18(weights=None)
+    net.conv1 = torch.nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    net.fc = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(512, 2))
+    return net
+
+
+def load_imagenet_weights(net: torchvision.models.ResNet, path: str | Path) -> None:
+    """Initialise ``net`` from a local torchvision ``resnet18`` ImageNet state-dict file.
+
+    The RGB stem is folded into the 1-channel one by summing over colour channels, which is
+    exactly what feeding the spectrogram replicated three times would compute, at a third of
+    the stem's cost. The ImageNet classifier is dropped (ours has 2 classes).
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: pretrained weights file not found") from None
+    except Exception as error:   # torch raises several types for a file that is not a state dict
+        raise ValueError(f"{path}: not a loadable torchvision state dict ({error})") from None
+    if not isinstance(state, dict) or "conv1.weight" not in state or state["conv1.weight"].shape[1] != 3:
+        raise ValueError(f"{path}: expected a torchvision resnet18 state dict with an RGB conv1.weight")
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or [k for k in missing if not k.startswith("fc.")]:
+        raise ValueError(f"{path}: does not match resnet18 (missing {missing}, unexpected {unexpected})")
+
+
+class Detector(torch.nn.Module):
+    """Waveform ``(batch, 1, time)`` float32 at ``sample_rate`` Hz -> logits ``(batch, 2)``."""
+
+    def __init__(self, sample_rate: int = 16000, features: FeatureConfig | None = None,
+                 model: ModelConfig | None = None):
+        super().__init__()
+        model = model or ModelConfig()
+        self.frontend = LogMel(sample_rate, features)
+        self.backbone = resnet18_backbone(model.dropout)
+        if model.pretrained:
+            load_imagenet_weights(self.backbone, model.pretrained)
+        self.channels_last = model.channels_last
+        if self.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        spectrogram = self.frontend(wave)
+        if self.channels_last:
+            spectrogram = spectrogram.contiguous(memory_format=torch.channels_last)
+        return self.backbone(spectrogram)
+
+    def set_backbone_frozen(self, frozen: bool) -> None:
+        """Freeze (or unfreeze) everything but the classification head."""
+        for name, parameter in self.backbone.named_parameters():
+            parameter.requires_grad_(not frozen or name.startswith("fc."))
+
+
+def scores_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Bona fide score ``(batch,)``: logit difference, higher = more bona fide."""
+    logits = logits.float()
+    return logits[:, 1] - logits[:, 0]

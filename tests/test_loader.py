@@ -1,0 +1,49 @@
+"""Crop loader: shapes, dtype, determinism across epochs/resumes, padding by repetition."""
+import numpy as np
+import torch
+
+from detector.data import CropDataset, load_or_build_cache, make_loader, read_manifest, write_manifest
+from detector.data.corpora import folder_corpus
+from detector.data.loader import crop_or_repeat
+
+
+def _dataset(tmp_path, corpus, cache_dir, crop, random_crop, seed=0):
+    write_manifest(folder_corpus(corpus, tmp_path / "m.csv", (1, 0, 0)), tmp_path / "m.csv")
+    manifest = read_manifest(tmp_path / "m.csv")
+    cache = load_or_build_cache(manifest, 16000, cache_dir)
+    return CropDataset(cache, manifest, list(range(len(manifest.rows))), crop, random_crop, seed)
+
+
+def test_crop_or_repeat():
+    wave = np.arange(5, dtype=np.float32)
+    np.testing.assert_array_equal(crop_or_repeat(wave, 12, 0), [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1])
+    np.testing.assert_array_equal(crop_or_repeat(wave, 3, 2), [2, 3, 4])
+
+
+def test_batches_have_the_contract_shape_and_labels(tmp_path, folder_corpus, cache_dir):
+    dataset = _dataset(tmp_path, folder_corpus, cache_dir, 24000, random_crop=False)
+    wave, target = next(iter(make_loader(dataset, 5, False, torch.device("cpu"))))
+    assert wave.shape == (5, 1, 24000) and wave.dtype == torch.float32
+    assert target.dtype == torch.int64 and set(target.tolist()) <= {0, 1}
+    assert wave.abs().max() <= 1
+    # a 1 s clip in a 1.5 s crop is repeated from its start
+    np.testing.assert_array_equal(wave[0, 0, 16000:].numpy(), wave[0, 0, :8000].numpy())
+
+
+def test_random_crops_depend_only_on_seed_and_epoch(tmp_path, folder_corpus, cache_dir):
+    dataset = _dataset(tmp_path, folder_corpus, cache_dir, 4000, random_crop=True, seed=7)
+
+    def epoch_batches(epoch):
+        dataset.set_epoch(epoch)
+        return [b[0] for b in make_loader(dataset, 4, True, torch.device("cpu"), seed=7)]
+
+    first, again, other = epoch_batches(0), epoch_batches(0), epoch_batches(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
+    assert len(first) == len(dataset) // 4   # the partial batch is dropped when training
+
+
+def test_evaluation_crop_is_the_centre(tmp_path, folder_corpus, cache_dir):
+    dataset = _dataset(tmp_path, folder_corpus, cache_dir, 4000, random_crop=False)
+    full = dataset.cache.waveform(dataset.rows[0])
+    np.testing.assert_array_equal(dataset[0][0][0].numpy(), full[6000:10000])
