@@ -1,0 +1,165 @@
+"""Throughput of the training input pipeline on the present device, in clips per second.
+
+Stages, each measured on the same cached corpus and crops:
+  (a) loader alone: waveform cache -> random crops -> batches on the device;
+  (b) (a) + laundering chain + log-mel front-end;
+  (c) (b) + ResNet-18 forward/backward/optimizer step under AMP.
+Warm-up batches are excluded; the device is synchronised before each clock read; each
+figure is the median of ``--repeats`` timed passes. A row per stage is appended to
+``benchmarks/RESULTS.md`` and ``benchmarks/results.csv`` with the device name.
+
+Run: ``python -m benchmarks.pipeline [--manifest M] [--batches 10] [--batch-size 32]``
+(default corpus: the built-in demo corpus).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from detector.config import Config
+from detector.data import CropDataset, load_corpus, make_loader
+from detector.data.loader import to_device
+from detector.demo import demo_manifest
+from detector.launder import LaunderChain
+from detector.model import Detector
+from detector.runtime import Precision, device_generator, resolve_device
+
+HERE = Path(__file__).parent
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_stage(step, batches: list, device: torch.device, warmup: int, repeats: int) -> float:
+    """Median clips/s of ``step(batch)`` over ``batches`` (after ``warmup`` untimed batches)."""
+    for batch in batches[:warmup]:
+        step(batch)
+    rates = []
+    for _ in range(repeats):
+        synchronise(device)
+        started = time.perf_counter()
+        clips = 0
+        for batch in batches:
+            step(batch)
+            clips += batch[0].shape[0]
+        synchronise(device)
+        rates.append(clips / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", default="")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", default="auto")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--crop-s", type=float, default=4.0)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
+    args = parser.parse_args()
+
+    config = Config()
+    config.data.manifest = args.manifest or str(demo_manifest())
+    config.data.crop_s = args.crop_s
+    device = resolve_device(args.device)
+    precision = Precision.resolve(args.amp, device)
+    manifest, cache = load_corpus(config.data)
+    dataset = CropDataset(cache, manifest, list(range(len(manifest.rows))),
+                          round(args.crop_s * config.data.sample_rate), random_crop=True)
+    loader = make_loader(dataset, args.batch_size, True, device)
+
+    def load_batches() -> list:
+        return [batch for _, batch in zip(range(args.batches), loader)]
+
+    model = Detector(config.data.sample_rate, config.features, config.model).to(device)
+    launder = LaunderChain.from_spec(config.train.launder, config.data.sample_rate).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
+    generator = device_generator(device, 0)
+
+    def stage_a(batch):
+        return to_device(batch, device)
+
+    def stage_b(batch):
+        wave, target = to_device(batch, device)
+        with torch.no_grad():
+            return model.frontend(launder(wave, generator)), target
+
+    def stage_c(batch):
+        wave, target = to_device(batch, device)
+        with torch.no_grad():
+            wave = launder(wave, generator)
+        with precision.autocast():
+            loss = torch.nn.functional.cross_entropy(model(wave), target)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    batches = load_batches()
+    results = {   # (a) re-reads crops from the cache each pass; (b) and (c) reuse loaded batches
+        "a_loader": _loader_rate(load_batches, stage_a, device, args.repeats),
+        "b_launder_frontend": time_stage(stage_b, batches, device, args.warmup, args.repeats),
+        f"c_train_step_amp_{precision.name}": time_stage(stage_c, batches, device, args.warmup, args.repeats),
+    }
+    name = device_name(device)
+    print(f"device: {name}; batch {args.batch_size} x {args.crop_s} s crops; torch {torch.__version__}")
+    for stage, rate in results.items():
+        print(f"  {stage:<28} {rate:10.1f} clips/s")
+    if not args.no_write:
+        record(results, name, args)
+
+
+def _loader_rate(load_batches, stage, device, repeats: int) -> float:
+    """Clips/s of reading crops from the cache and copying them to the device."""
+    rates = []
+    for _ in range(repeats + 1):   # the first pass warms the page cache
+        synchronise(device)
+        started = time.perf_counter()
+        clips = sum(stage(batch)[0].shape[0] for batch in load_batches())
+        synchronise(device)
+        rates.append(clips / (time.perf_counter() - started))
+    return statistics.median(rates[1:])
+
+
+def record(results: dict, name: str, args: argparse.Namespace) -> None:
+    date = datetime.date.today().isoformat()
+    rows = [{"date": date, "benchmark": "pipeline", "stage": stage, "device": name,
+             "torch": torch.__version__, "batch_size": args.batch_size, "crop_s": args.crop_s,
+             "clips_per_s": f"{rate:.1f}"} for stage, rate in results.items()]
+    table = HERE / "RESULTS.md"
+    if not table.exists():
+        table.write_text("# Benchmark results\n\nAppended by the scripts in this folder; newest last.\n\n"
+                         "| date | benchmark | stage | device | torch | batch | crop (s) | clips/s |\n"
+                         "|---|---|---|---|---|---|---|---|\n")
+    with table.open("a") as handle:
+        for row in rows:
+            handle.write("| " + " | ".join(str(v) for v in row.values()) + " |\n")
+    raw = HERE / "results.csv"
+    new = not raw.exists()
+    with raw.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

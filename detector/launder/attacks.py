@@ -1,0 +1,224 @@
+"""Attacks: thin modules that draw per-example parameters and apply a functional op.
+
+Contract shared by every attack (see :class:`Attack`):
+
+- ``params = attack.sample(batch, generator)`` draws all randomness, as a dict
+  of tensors with a leading ``batch`` axis, on ``generator.device``;
+- ``attack.apply(wave, params)`` is deterministic, batched (no Python loop
+  over examples), free of host syncs and file I/O, and keeps the length;
+- ``attack(wave, generator)`` does both.
+
+Passing the same ``params`` to several models gives them bit-identical inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from . import functional as F
+from .noise import NoiseBank
+from .sampling import Choice, Uniform
+
+Params = dict[str, torch.Tensor]
+
+
+class Attack(torch.nn.Module):
+    """Base class: a laundering condition on ``(batch, 1, time)`` float32 waveforms in [-1, 1].
+
+    Subclasses set ``param_keys`` and implement :meth:`sample` and
+    :meth:`_transform`; :meth:`apply` adds input validation and keeps the output
+    in [-1, 1] (see :func:`functional.limit_peak`).
+
+    Attributes:
+        name: the condition string, e.g. ``"noise:white:snr=10"``.
+        sample_rate: Hz of the waveforms this attack expects.
+        param_keys: keys that :meth:`sample` returns and :meth:`apply` needs.
+    """
+
+    param_keys: tuple[str, ...] = ()
+
+    def __init__(self, name: str, sample_rate: int) -> None:
+        super().__init__()
+        if not (isinstance(sample_rate, int) and sample_rate > 0):
+            raise ValueError(f"{name}: sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+        self.name = name
+        self.sample_rate = sample_rate
+
+    def sample(self, batch: int, generator: torch.Generator) -> Params:
+        """Draw parameters for ``batch`` examples; tensors are on ``generator.device``."""
+        raise NotImplementedError
+
+    def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
+        # The op itself, on validated input. Not called `_apply`: that name is
+        # nn.Module's hook behind .to(device), and overriding it breaks .to().
+        raise NotImplementedError
+
+    def apply(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
+        """Apply the attack with the given parameters.
+
+        Args:
+            wave: ``(batch, 1, time)`` float32 at ``sample_rate``.
+            params: as returned by ``sample(batch, generator)``.
+
+        Returns:
+            ``(batch, 1, time)`` float32 in [-1, 1].
+        """
+        F.check_waveform(wave, self.name)
+        self._check_params(params, wave.shape[0])
+        return F.limit_peak(self._transform(wave, params))
+
+    def forward(self, wave: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``apply(wave, sample(batch, generator))``."""
+        F.check_waveform(wave, self.name)
+        return self.apply(wave, self.sample(wave.shape[0], generator))
+
+    def _check_params(self, params: Params, batch: int) -> None:
+        missing = [key for key in self.param_keys if key not in params]
+        if missing:
+            raise ValueError(
+                f"{self.name}: params lack {missing} (got {sorted(params)}); "
+                "build them with attack.sample(batch, generator)"
+            )
+        for key in self.param_keys:
+            if params[key].shape[0] != batch:
+                raise ValueError(
+                    f"{self.name}: params[{key!r}] has leading size {params[key].shape[0]}, "
+                    f"but the waveform batch has {batch} examples"
+                )
+
+    def extra_repr(self) -> str:
+        return repr(self.name)
+
+
+class Identity(Attack):
+    """The ``clean`` condition: returns the input."""
+
+    def __init__(self, sample_rate: int = 16000, name: str = "clean") -> None:
+        super().__init__(name, sample_rate)
+
+    def sample(self, batch: int, generator: torch.Generator) -> Params:
+        return {}
+
+    def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
+        return wave
+
+
+class AddNoise(Attack):
+    """Add a crop of a bank noise at a per-example SNR.
+
+    Params: ``noise_index`` ``(batch,)`` long entry of ``bank`` (uniform over
+    its entries), ``offset`` ``(batch,)`` long crop start, ``snr_db``
+    ``(batch,)`` float.
+
+    Args:
+        bank: the noises to draw from, one entry per noise type.
+        snr_db: distribution of the SNR in dB.
+    """
+
+    param_keys = ("noise_index", "offset", "snr_db")
+
+    def __init__(
+        self, bank: NoiseBank, snr_db: Uniform | Choice, sample_rate: int = 16000, name: str | None = None
+    ) -> None:
+        super().__init__(name or f"noise:{'|'.join(bank.names)}:snr={snr_db.spec}", sample_rate)
+        self.bank = bank
+        self.snr_db = snr_db
+
+    def sample(self, batch: int, generator: torch.Generator) -> Params:
+        index = torch.randint(len(self.bank), (batch,), generator=generator, device=generator.device)
+        return {
+            "noise_index": index,
+            "offset": self.bank.sample_offsets(index, generator),
+            "snr_db": self.snr_db.sample(batch, generator),
+        }
+
+    def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
+        noise = self.bank.crop(params["noise_index"], params["offset"], wave.shape[-1])
+        return F.mix_at_snr(wave, noise, params["snr_db"])
+
+
+class AddReverb(Attack):
+    """Convolve with a synthetic room impulse response of per-example RT60.
+
+    The response is exponentially decaying noise plus a direct path (see
+    :func:`functional.exponential_decay_rir`), ``ceil(max RT60 * sample_rate)``
+    samples long, i.e. down 60 dB at its end for the longest RT60.
+
+    Params: ``rt60_s`` ``(batch,)`` seconds, ``drr_db`` ``(batch,)``
+    direct-to-reverberant ratio in dB, ``ir_noise`` ``(batch, 1, ir_len)``
+    standard normal fine structure of the tail. Editing ``rt60_s`` or
+    ``drr_db`` changes the room while keeping the same fine structure.
+
+    Args:
+        rt60_s: distribution of RT60 in seconds (all values > 0).
+        drr_db: distribution of the direct-to-reverberant ratio in dB. The
+            default -10 dB is what the critical-distance estimate gives for a
+            talker ~4 m from the microphone in the catalogue's 10 x 7.5 x 3.5 m
+            room at RT60 0.6 s.
+    """
+
+    param_keys = ("rt60_s", "drr_db", "ir_noise")
+
+    def __init__(
+        self,
+        rt60_s: Uniform | Choice,
+        drr_db: Uniform | Choice | None = None,
+        sample_rate: int = 16000,
+        name: str | None = None,
+    ) -> None:
+        drr_db = drr_db if drr_db is not None else Uniform(-10.0, -10.0)
+        super().__init__(name or f"reverb:rt60={rt60_s.spec}:drr={drr_db.spec}", sample_rate)
+        self.rt60_s = rt60_s
+        self.drr_db = drr_db
+        self.ir_length = math.ceil(rt60_s.max * sample_rate)
+
+    def sample(self, batch: int, generator: torch.Generator) -> Params:
+        return {
+            "rt60_s": self.rt60_s.sample(batch, generator),
+            "drr_db": self.drr_db.sample(batch, generator),
+            "ir_noise": torch.randn(batch, 1, self.ir_length, generator=generator, device=generator.device),
+        }
+
+    def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
+        ir = F.exponential_decay_rir(params["ir_noise"], params["rt60_s"], self.sample_rate, params["drr_db"])
+        return F.fft_convolve(wave, ir)
+
+
+class ResampleRoundTrip(Attack):
+    """Resample down (or up) to one of a few rates and back, per example.
+
+    Params: ``rate_hz`` ``(batch,)`` float; a value that is not one of
+    ``rates`` uses the nearest one.
+
+    Every candidate rate is computed on the whole batch and the right one is
+    selected per example with ``torch.where``: ``len(rates)`` times the work of
+    one rate, but no host sync and no data-dependent shapes.
+
+    Args:
+        rates: candidate intermediate rates in Hz.
+    """
+
+    param_keys = ("rate_hz",)
+    candidates: torch.Tensor
+
+    def __init__(self, rates: Sequence[int], sample_rate: int = 16000, name: str | None = None) -> None:
+        rates = tuple(rates)
+        super().__init__(name or f"resample:rate={'|'.join(str(r) for r in rates)}", sample_rate)
+        if not rates or not all(isinstance(r, int) and r > 0 for r in rates):
+            raise ValueError(f"{self.name}: rates must be positive integers (Hz), got {rates}")
+        self.rates = rates
+        self.rate_hz = Choice(rates)
+        self.register_buffer("candidates", torch.tensor(rates, dtype=torch.float32), persistent=False)
+
+    def sample(self, batch: int, generator: torch.Generator) -> Params:
+        return {"rate_hz": self.rate_hz.sample(batch, generator)}
+
+    def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
+        nearest = (params["rate_hz"].unsqueeze(1) - self.candidates).abs().argmin(dim=1).view(-1, 1, 1)
+        out = wave
+        for k, rate in enumerate(self.rates):
+            out = torch.where(nearest == k, F.resample_round_trip(wave, self.sample_rate, rate), out)
+        return out

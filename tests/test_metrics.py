@@ -1,0 +1,66 @@
+"""EER against an independent computation from scikit-learn's ROC curve; threshold metrics."""
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_curve
+
+from detector.metrics import classification_report, equal_error_rate, per_group_eer
+
+
+def reference_eer(bonafide, spoof):
+    """EER from sklearn's ROC: the root, along the piecewise-linear curve, of FNR - FPR.
+
+    The curve is walked by its point index t (it may hold vertical and horizontal runs, so
+    neither rate alone can be the abscissa); scipy's brentq finds where the rates cross.
+    """
+    targets = np.r_[np.ones(len(bonafide)), np.zeros(len(spoof))]
+    fpr, tpr, _ = roc_curve(targets, np.r_[bonafide, spoof], drop_intermediate=False)
+    index = np.arange(len(fpr))
+    gap = lambda t: (1.0 - np.interp(t, index, tpr)) - np.interp(t, index, fpr)
+    t = brentq(gap, 0.0, len(fpr) - 1.0, xtol=1e-12)
+    return float(np.interp(t, index, fpr))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_eer_matches_reference_on_random_scores_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    bonafide = np.round(rng.normal(1.0, 1.0, rng.integers(5, 200)), 1)   # rounding makes ties
+    spoof = np.round(rng.normal(-0.5, 1.0, rng.integers(5, 200)), 1)
+    eer, threshold = equal_error_rate(bonafide, spoof)
+    assert eer == pytest.approx(reference_eer(bonafide, spoof), abs=1e-6)
+    assert spoof.min() <= threshold <= bonafide.max()
+
+
+def test_eer_edge_cases():
+    assert equal_error_rate(np.array([2.0, 3.0]), np.array([0.0, 1.0]))[0] == 0.0
+    assert equal_error_rate(np.array([0.0, 1.0]), np.array([2.0, 3.0]))[0] == 1.0
+    assert equal_error_rate(np.array([1.0]), np.array([1.0]))[0] == 0.5
+    with pytest.raises(ValueError, match="both classes"):
+        equal_error_rate(np.array([]), np.array([1.0]))
+    with pytest.raises(ValueError, match="NaN"):
+        equal_error_rate(np.array([np.nan]), np.array([1.0]))
+
+
+def test_threshold_metrics_match_sklearn_with_spoof_positive():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 2, 300)
+    scores = rng.normal(targets - 0.5, 1.0)
+    report = classification_report(scores, targets)
+    predicted_spoof = (scores < 0).astype(int)
+    spoof = 1 - targets
+    assert report["precision"] == pytest.approx(precision_score(spoof, predicted_spoof))
+    assert report["recall"] == pytest.approx(recall_score(spoof, predicted_spoof))
+    assert report["f1"] == pytest.approx(f1_score(spoof, predicted_spoof))
+    assert report["accuracy"] == pytest.approx((predicted_spoof == spoof).mean())
+    (tb, fs), (fb, ts) = report["confusion_matrix"]
+    assert (tb + fs, fb + ts) == (report["n_bonafide"], report["n_spoof"]) == ((targets == 1).sum(), (targets == 0).sum())
+    assert fs == ((targets == 1) & (scores < 0)).sum()
+
+
+def test_per_system_eer_uses_each_systems_spoofs_against_all_bonafide():
+    scores = np.array([5.0, 6.0, 0.0, 1.0, 5.5, 7.0])
+    targets = np.array([1, 1, 0, 0, 0, 0])
+    systems = np.array(["-", "-", "easy", "easy", "hard", "hard"])
+    result = per_group_eer(scores, targets, systems)
+    assert result["easy"] == 0.0 and result["hard"] == pytest.approx(
+        equal_error_rate(np.array([5.0, 6.0]), np.array([5.5, 7.0]))[0])
