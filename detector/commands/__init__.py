@@ -1,0 +1,1 @@
+"""One module per ``detector`` subcommand, each with ``register(subparsers)`` and ``run(args)``."""

@@ -1,0 +1,54 @@
+"""Flags and configuration resolution shared by several subcommands."""
+from __future__ import annotations
+
+import argparse
+
+from detector.config import Config, set_field
+
+# CLI flag -> (config section, key). Flags left unset keep the config file's value.
+OVERRIDES = {
+    "manifest": ("data", "manifest"), "cache_dir": ("data", "cache_dir"), "on_error": ("data", "on_error"),
+    "crop_s": ("data", "crop_s"), "num_workers": ("data", "num_workers"),
+    "frontend": ("features", "backend"),
+    "pretrained": ("model", "pretrained"), "freeze_epochs": ("model", "freeze_epochs"),
+    "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
+    "seed": ("train", "seed"), "device": ("train", "device"), "amp": ("train", "amp"),
+    "launder": ("train", "launder"), "patience": ("train", "patience"),
+    "max_steps_per_epoch": ("train", "max_steps_per_epoch"),
+}
+
+
+def resolve_config(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """Defaults (or ``base``) <- ``--config`` TOML file <- flags given on the command line."""
+    config = Config.from_toml(args.config) if getattr(args, "config", None) else (base or Config())
+    for flag, (section, key) in OVERRIDES.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            set_field(getattr(config, section), key, value, f"--{flag.replace('_', '-')}")
+    return config
+
+
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML configuration file; flags override it")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"])
+    parser.add_argument("--launder", help='training laundering chain, e.g. "p=0.8; noise:white:snr=0..20"; "off"')
+    parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    parser.add_argument("--crop-s", type=float, help="crop length in seconds")
+    parser.add_argument("--frontend", choices=["torchaudio", "nnaudio"])
+    parser.add_argument("--pretrained", help="local torchvision resnet18 ImageNet state-dict file")
+    parser.add_argument("--freeze-epochs", type=int, help="train only the head for the first N epochs")
+    parser.add_argument("--max-steps-per-epoch", type=int, help="cap the steps of an epoch (smoke runs)")
+    parser.add_argument("--num-workers", type=int, help="DataLoader worker processes")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+
+
+def add_data_flags(parser: argparse.ArgumentParser, manifest_required: bool) -> None:
+    parser.add_argument("--manifest", required=manifest_required, help="manifest CSV")
+    parser.add_argument("--cache-dir", help="waveform cache folder (default $DETECTOR_CACHE or ~/.cache/detector)")
+    parser.add_argument("--on-error", choices=["fail", "skip"],
+                        help="bad clips: stop with a list (fail, default) or skip, count and report them")

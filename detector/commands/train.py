@@ -1,0 +1,22 @@
+"""``detector train``: train a detector into a run folder."""
+from __future__ import annotations
+
+import argparse
+
+from detector.commands.common import add_data_flags, add_training_flags, resolve_config
+from detector.config import Config
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("train", help="train a detector")
+    parser.add_argument("--out", required=True, help="run folder")
+    add_training_flags(parser)
+    add_data_flags(parser, manifest_required=False)
+
+
+def run(args: argparse.Namespace, config: Config | None = None) -> None:
+    from detector.train import train
+
+    state = train(config or resolve_config(args), args.out, resume=args.resume)
+    print(f"best validation EER {100 * state.best_eer:.2f}% at epoch {state.best_epoch}; "
+          f"checkpoints in {args.out}/best.pt and {args.out}/last.pt")
