@@ -5,3 +5,13 @@ and the log-mel front-end run batched on the device inside the training and eval
 so no spectrogram ever touches the disk.
 """
 __version__ = "0.1.0"
+
+
+def load_detector(checkpoint, **options):
+    """Load a trained checkpoint for inference; see :func:`detector.inference.load_detector`."""
+    from detector.inference import load_detector as load   # keep ``import detector`` light
+
+    return load(checkpoint, **options)
+
+
+__all__ = ["load_detector", "__version__"]

@@ -8,7 +8,7 @@ import sys
 from detector.checkpoint import CheckpointError
 from detector.data import AudioError, BadRowsError
 
-SUBCOMMANDS = ("demo", "prepare", "train", "evaluate")
+SUBCOMMANDS = ("demo", "prepare", "inspect", "train", "evaluate", "predict", "ablate", "launder", "render")
 # Errors whose message is the whole story for a user; torch reports device problems (no CUDA,
 # out of memory) as RuntimeError.
 USER_ERRORS = (ValueError, FileNotFoundError, CheckpointError, AudioError, BadRowsError, RuntimeError)
@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"detector {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"detector {args.command}: interrupted; files already written are intact", file=sys.stderr)
+    except KeyboardInterrupt as error:
+        detail = f": {error}" if str(error) else "; files already written are intact"
+        print(f"detector {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
     return 0
 

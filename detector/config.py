@@ -53,6 +53,7 @@ class TrainConfig:
     amp: str = "auto"            # auto | bf16 | fp16 | off
     launder: str = "p=0.8; noise:white|pink|brown:snr=0..20; reverb:rt60=0.2..1.0; resample:8000|11025"
     max_steps_per_epoch: int = 0  # 0 = the whole training split; >0 caps an epoch (smoke runs)
+    deterministic: bool = False  # deterministic kernels (CUDA); CPU runs are deterministic already
 
 
 @dataclass

@@ -1,80 +1,97 @@
 """Evaluation of a trained checkpoint on one split, clean and under laundering conditions.
 
-Each condition's random parameters come from a generator seeded by ``(seed, condition)``,
-so every model evaluated with the same seed sees bit-identical laundered inputs.
+Whole clips are scored: sliding windows, batched, with the window scores averaged (or their
+maximum) per clip. Every condition's random parameters come from a generator seeded by
+``(seed, condition)``, so every model sees bit-identical laundered inputs.
 """
 from __future__ import annotations
 
 import json
-import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from detector.calibration import Calibration
 from detector.checkpoint import detector_from_checkpoint, load_checkpoint
-from detector.data import CropDataset, load_corpus, make_loader
+from detector.config import Config
 from detector.io_utils import atomic_write_text
-from detector.launder import parse_condition
-from detector.metrics import classification_report, per_group_eer
-from detector.plots import plot_confusion_matrix
-from detector.runtime import Precision, device_generator, resolve_device
-from detector.scoring import score_loader
+from detector.metrics import DetectionCost, classification_report, det_curve, per_group_eer
+from detector.plots import plot_confusion_matrix, plot_det_and_roc
+from detector.runtime import Precision, resolve_device
+from detector.scoring import ScoringSplit, WindowSettings
 
 
-def condition_seed(seed: int, condition: str) -> int:
-    """A stable seed for ``condition`` (crc32 of its name, not Python's salted ``hash``)."""
-    return (seed * 1_000_003 + zlib.crc32(condition.encode())) % 2**63
+@dataclass
+class EvaluationOptions:
+    split: str = "test"
+    conditions: list[str] = field(default_factory=lambda: ["clean"])
+    device: str = "auto"
+    batch_size: int = 64
+    amp: str = "auto"
+    seed: int = 0                    # seeds the conditions' random parameters
+    cache_dir: str = ""
+    on_error: str = "fail"
+    windows: WindowSettings = field(default_factory=WindowSettings)
+    cost: DetectionCost = field(default_factory=DetectionCost)
 
 
-def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path, split: str = "test",
-             conditions: list[str] | None = None, device: str = "auto", batch_size: int = 64,
-             amp: str = "auto", seed: int = 0, cache_dir: str = "", on_error: str = "fail") -> dict:
-    """Score ``split`` under each condition; write metrics.json, scores.txt and a confusion-matrix PNG.
+def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
+             options: EvaluationOptions | None = None) -> dict:
+    """Score the split under each condition; write metrics.json, scores.txt and PNG plots.
 
     The top-level metrics pool the trials of every condition (with one condition they are
-    that condition's); ``per_condition`` and ``per_system`` break them down.
+    that condition's); ``per_condition`` and ``per_system`` break them down. Threshold
+    metrics are given at a calibrated bona fide probability of 0.5 (calibration fitted on the
+    validation split during training) and at the EER threshold.
     """
+    options = options or EvaluationOptions()
     out_dir = Path(out_dir)
-    conditions = conditions or ["clean"]
-    torch_device = resolve_device(device)
-    precision = Precision.resolve(amp, torch_device)
-    model, train_config = detector_from_checkpoint(load_checkpoint(checkpoint, torch_device), torch_device)
-    data = train_config.data   # the model's sample rate and crop length
-    data.manifest, data.cache_dir, data.on_error = str(manifest), cache_dir, on_error
-    manifest_data, cache = load_corpus(data)
-    rows = manifest_data.split(split)
-    dataset = CropDataset(cache, manifest_data, rows, round(data.crop_s * data.sample_rate), random_crop=False)
-    if len(dataset) == 0:
-        raise ValueError(f"{manifest}: the {split} split has no usable clips")
-    loader = make_loader(dataset, batch_size, False, torch_device, data.num_workers)
-    clips = [manifest_data.rows[r] for r in dataset.rows]
+    device = resolve_device(options.device)
+    precision = Precision.resolve(options.amp, device)
+    state = load_checkpoint(checkpoint, device)
+    model, config = detector_from_checkpoint(state, device)
+    calibration = Calibration(**state.get("calibration", {}))
+    split = open_split(config, manifest, options, device)
+    systems = np.array([clip.system for clip in split.clips])
+    threshold = calibration.threshold(0.5)
 
-    all_scores, all_targets, all_systems, per_condition, lines = [], [], [], {}, []
-    for condition in conditions:
-        attack = parse_condition(condition, data.sample_rate).to(torch_device)
-        generator = device_generator(torch_device, condition_seed(seed, condition))
-        scores, targets = score_loader(model, loader, torch_device, precision,
-                                       transform=lambda wave: attack(wave, generator), desc=condition)
-        systems = np.array([clip.system for clip in clips])
-        per_condition[condition] = _report(scores, targets, systems)
+    per_condition, lines, curves, all_scores = {}, [], {}, []
+    for condition in options.conditions:
+        scores = split.score([model], condition, precision, options.seed)[0]
+        per_condition[condition] = _report(scores, split.targets, systems, threshold, options.cost)
+        curve = det_curve(scores[split.targets == 1], scores[split.targets == 0])
+        curves[condition] = (curve.miss, curve.false_alarm)
         lines += [f"{clip.utt} {clip.label} {clip.system} {condition} {score:.6f}"
-                  for clip, score in zip(clips, scores)]
-        all_scores.append(scores), all_targets.append(targets), all_systems.append(systems)
+                  for clip, score in zip(split.clips, scores)]
+        all_scores.append(scores)
 
-    metrics = _report(np.concatenate(all_scores), np.concatenate(all_targets), np.concatenate(all_systems))
-    metrics.update(split=split, checkpoint=str(checkpoint), manifest=str(manifest), seed=seed,
-                   conditions=conditions, per_condition=per_condition)
+    n = len(options.conditions)
+    metrics = _report(np.concatenate(all_scores), np.tile(split.targets, n), np.tile(systems, n), threshold, options.cost)
+    metrics.update(split=options.split, checkpoint=str(checkpoint), manifest=str(manifest), seed=options.seed,
+                   conditions=options.conditions, calibration=calibration.as_dict(),
+                   windows={"window_s": split.window_s, "hop_s": split.hop_s,
+                            "aggregate": options.windows.aggregate},
+                   per_condition=per_condition)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     atomic_write_text(out_dir / "scores.txt", "\n".join(lines) + "\n")
+    title = f"{options.split} split, {', '.join(options.conditions)}"
     plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["confusion_matrix_labels"],
-                          out_dir / "confusion_matrix.png",
-                          title=f"{split} split, {', '.join(conditions)}")
+                          out_dir / "confusion_matrix.png", title=title)
+    plot_det_and_roc(curves, out_dir / "det_roc.png", title=title)
     return metrics
 
 
-def _report(scores: np.ndarray, targets: np.ndarray, systems: np.ndarray) -> dict:
-    report = classification_report(scores, targets)
+def open_split(config: Config, manifest: str | Path, options: EvaluationOptions, device) -> ScoringSplit:
+    """The split to score, cut into windows at the model's sample rate (``config`` is the model's)."""
+    data = config.data
+    data.manifest, data.cache_dir, data.on_error = str(manifest), options.cache_dir, options.on_error
+    return ScoringSplit(data, options.split, options.windows, options.batch_size, device)
+
+
+def _report(scores: np.ndarray, targets: np.ndarray, systems: np.ndarray, threshold: float,
+            cost: DetectionCost) -> dict:
+    report = classification_report(scores, targets, threshold, cost)
     report["per_system"] = per_group_eer(scores, targets, systems)
     return report

@@ -50,32 +50,77 @@ def equal_error_rate(bonafide: np.ndarray, spoof: np.ndarray) -> tuple[float, fl
     return float(eer), float(threshold)
 
 
-def classification_report(scores: np.ndarray, targets: np.ndarray, threshold: float = 0.0) -> dict:
-    """EER, ROC AUC and threshold metrics; the positive class of precision/recall/F1 is spoof.
+@dataclass(frozen=True)
+class DetectionCost:
+    """Detection-cost parameters; ASVspoof 5's defaults: C_miss 1, C_fa 10, spoof prior 0.05."""
 
-    A trial is called bona fide when ``score >= threshold``; the default 0 is the argmax of the
-    two logits (bona fide probability 0.5).
+    c_miss: float = 1.0     # cost of rejecting a bona fide trial
+    c_fa: float = 10.0      # cost of accepting a spoof trial
+    p_spoof: float = 0.05   # prior probability of a spoof trial
+
+    def as_dict(self) -> dict[str, float]:
+        return {"c_miss": self.c_miss, "c_fa": self.c_fa, "p_spoof": self.p_spoof}
+
+
+def min_dcf(bonafide: np.ndarray, spoof: np.ndarray, cost: DetectionCost = DetectionCost()) -> tuple[float, float]:
+    """``(min_dcf, threshold)``: the minimum normalised detection cost over all thresholds.
+
+    DCF(t) = C_miss (1 - P_spoof) P_miss(t) + C_fa P_spoof P_fa(t), divided by the cost of the
+    better trivial system, min(C_miss (1 - P_spoof), C_fa P_spoof), as ASVspoof 5 defines it.
     """
-    scores, targets = np.asarray(scores, float), np.asarray(targets, int)
-    eer, eer_threshold = equal_error_rate(scores[targets == 1], scores[targets == 0])
+    curve = det_curve(bonafide, spoof)
+    dcf = cost.c_miss * (1 - cost.p_spoof) * curve.miss + cost.c_fa * cost.p_spoof * curve.false_alarm
+    best = int(np.argmin(dcf))
+    normaliser = min(cost.c_miss * (1 - cost.p_spoof), cost.c_fa * cost.p_spoof)
+    threshold = curve.thresholds[best] if np.isfinite(curve.thresholds[best]) else curve.thresholds[-2]
+    return float(dcf[best] / normaliser), float(threshold)
+
+
+def threshold_metrics(scores: np.ndarray, targets: np.ndarray, threshold: float) -> dict:
+    """Accuracy, precision, recall, F1 and the confusion matrix when ``score >= threshold`` is bona fide.
+
+    The positive class of precision/recall/F1 is spoof: detecting a fake is the positive event.
+    """
     predicted = (scores >= threshold).astype(int)
-    # Detecting a fake is the positive event: spoof (target 0) is the positive class.
     precision, recall, f1, _ = precision_recall_fscore_support(
         1 - targets, 1 - predicted, average="binary", pos_label=1, zero_division=0)
     return {
-        "eer": eer,
-        "eer_threshold": eer_threshold,
-        "roc_auc": float(roc_auc_score(targets, scores)),
         "threshold": float(threshold),
         "accuracy": float((predicted == targets).mean()),
         "precision": float(precision),
         "recall": float(recall),
         "f1": float(f1),
-        "positive_class": "spoof",
         "confusion_matrix": confusion_matrix(targets, predicted, labels=[1, 0]).tolist(),
+    }
+
+
+def classification_report(scores: np.ndarray, targets: np.ndarray, threshold: float = 0.0,
+                          cost: DetectionCost = DetectionCost()) -> dict:
+    """EER, minDCF, ROC AUC, and threshold metrics at ``threshold`` and at the EER threshold.
+
+    A trial is called bona fide when ``score >= threshold``. The top-level accuracy,
+    precision, recall, F1 and confusion matrix are those at ``threshold`` (default 0: the
+    argmax of the two logits, or a calibrated probability of 0.5 when the caller passes the
+    calibrated threshold); ``at_eer_threshold`` repeats them at this set's own EER threshold
+    (an oracle operating point, for comparison).
+    """
+    scores, targets = np.asarray(scores, float), np.asarray(targets, int)
+    bonafide, spoof = scores[targets == 1], scores[targets == 0]
+    eer, eer_threshold = equal_error_rate(bonafide, spoof)
+    dcf, dcf_threshold = min_dcf(bonafide, spoof, cost)
+    return {
+        "eer": eer,
+        "eer_threshold": eer_threshold,
+        "min_dcf": dcf,
+        "min_dcf_threshold": dcf_threshold,
+        "dcf_parameters": cost.as_dict(),
+        "roc_auc": float(roc_auc_score(targets, scores)),
+        **threshold_metrics(scores, targets, threshold),
+        "at_eer_threshold": threshold_metrics(scores, targets, eer_threshold),
+        "positive_class": "spoof",
         "confusion_matrix_labels": ["bonafide", "spoof"],   # rows: true, columns: predicted
-        "n_bonafide": int((targets == 1).sum()),
-        "n_spoof": int((targets == 0).sum()),
+        "n_bonafide": int(bonafide.size),
+        "n_spoof": int(spoof.size),
     }
 
 

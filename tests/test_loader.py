@@ -47,3 +47,22 @@ def test_evaluation_crop_is_the_centre(tmp_path, folder_corpus, cache_dir):
     dataset = _dataset(tmp_path, folder_corpus, cache_dir, 4000, random_crop=False)
     full = dataset.cache.waveform(dataset.rows[0])
     np.testing.assert_array_equal(dataset[0][0][0].numpy(), full[6000:10000])
+
+
+def test_window_starts_cover_the_clip():
+    from detector.data.loader import window_starts
+    np.testing.assert_array_equal(window_starts(10, 4, 2), [0, 2, 4, 6])
+    np.testing.assert_array_equal(window_starts(11, 4, 3), [0, 3, 6, 7])
+    np.testing.assert_array_equal(window_starts(3, 4, 2), [0])
+
+
+def test_windows_cover_each_clip_and_aggregate_per_clip(tmp_path, folder_corpus, cache_dir):
+    from detector.data.loader import WindowDataset, aggregate_windows
+    dataset = _dataset(tmp_path, folder_corpus, cache_dir, 4000, random_crop=False)
+    windows = WindowDataset(dataset.cache, read_manifest(tmp_path / "m.csv"), dataset.rows, 6000, 4000)
+    assert len(windows) == 4 * len(dataset.rows)   # 1 s clips: starts 0, 4000, 8000, 10000
+    np.testing.assert_array_equal(windows[3][0][0].numpy(), dataset.cache.waveform(dataset.rows[0])[10000:])
+    scores = np.arange(len(windows), dtype=float)
+    mean = aggregate_windows(scores, windows.clip_of_window, len(dataset.rows))
+    assert mean[0] == 1.5 and mean[1] == 5.5
+    assert aggregate_windows(scores, windows.clip_of_window, len(dataset.rows), "max")[1] == 7

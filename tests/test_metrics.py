@@ -64,3 +64,36 @@ def test_per_system_eer_uses_each_systems_spoofs_against_all_bonafide():
     result = per_group_eer(scores, targets, systems)
     assert result["easy"] == 0.0 and result["hard"] == pytest.approx(
         equal_error_rate(np.array([5.0, 6.0]), np.array([5.5, 7.0]))[0])
+
+
+def reference_min_dcf(bonafide, spoof, c_miss=1.0, c_fa=10.0, p_spoof=0.05):
+    """Brute force over every candidate threshold (each score, and +inf)."""
+    best = np.inf
+    for threshold in np.r_[np.unique(np.r_[bonafide, spoof]), np.inf]:
+        p_miss = np.mean(bonafide < threshold)
+        p_fa = np.mean(spoof >= threshold)
+        best = min(best, c_miss * (1 - p_spoof) * p_miss + c_fa * p_spoof * p_fa)
+    return best / min(c_miss * (1 - p_spoof), c_fa * p_spoof)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_min_dcf_matches_brute_force_with_ties(seed):
+    from detector.metrics import DetectionCost, min_dcf
+    rng = np.random.default_rng(100 + seed)
+    bonafide = np.round(rng.normal(1.0, 1.0, rng.integers(5, 150)), 1)
+    spoof = np.round(rng.normal(-0.5, 1.0, rng.integers(5, 150)), 1)
+    assert min_dcf(bonafide, spoof)[0] == pytest.approx(reference_min_dcf(bonafide, spoof), abs=1e-6)
+    cost = DetectionCost(c_miss=2.0, c_fa=1.0, p_spoof=0.3)
+    assert min_dcf(bonafide, spoof, cost)[0] == pytest.approx(
+        reference_min_dcf(bonafide, spoof, 2.0, 1.0, 0.3), abs=1e-6)
+    assert 0.0 <= min_dcf(bonafide, spoof)[0] <= 1.0   # never worse than the best trivial system
+
+
+def test_report_gives_metrics_at_the_eer_threshold_too():
+    rng = np.random.default_rng(1)
+    targets = rng.integers(0, 2, 200)
+    scores = rng.normal(2 * targets - 1 + 3, 1.0)   # offset: threshold 0 calls everything bona fide
+    report = classification_report(scores, targets)
+    assert report["recall"] == 0.0
+    assert report["at_eer_threshold"]["recall"] > 0.5
+    assert report["at_eer_threshold"]["threshold"] == report["eer_threshold"]

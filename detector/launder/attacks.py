@@ -222,3 +222,35 @@ class ResampleRoundTrip(Attack):
         for k, rate in enumerate(self.rates):
             out = torch.where(nearest == k, F.resample_round_trip(wave, self.sample_rate, rate), out)
         return out
+
+
+class AddRoomReverb(Attack):
+    """Convolve with an impulse response drawn from a :class:`~.banks.RirBank` (simulated or measured rooms).
+
+    Params: ``rir_index`` ``(batch,)`` long entry of the bank, drawn
+    uniformly among ``entries`` (e.g. the variants of the requested RT60s).
+
+    Responses are unit-energy and keep their direct-path delay (the
+    source-microphone distance), as a recording in that room would.
+
+    Args:
+        bank: the responses.
+        entries: indices of the bank entries this condition draws from.
+    """
+
+    param_keys = ("rir_index",)
+    allowed: torch.Tensor
+
+    def __init__(self, bank, entries: Sequence[int], sample_rate: int = 16000, name: str | None = None) -> None:
+        super().__init__(name or "reverb:bank", sample_rate)
+        if not entries:
+            raise ValueError(f"{self.name}: no impulse responses to draw from")
+        self.bank = bank
+        self.register_buffer("allowed", torch.tensor(list(entries), dtype=torch.long), persistent=False)
+
+    def sample(self, batch: int, generator: torch.Generator) -> Params:
+        k = torch.randint(self.allowed.numel(), (batch,), generator=generator, device=generator.device)
+        return {"rir_index": self.allowed.to(generator.device)[k]}
+
+    def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
+        return F.fft_convolve(wave, self.bank.irs[params["rir_index"]].unsqueeze(1))

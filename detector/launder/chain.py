@@ -83,6 +83,10 @@ class LaunderChain(Attack):
             raise ValueError(f"{self.name}: need one positive weight per condition, got {weights}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{self.name}: p must be in [0, 1], got {p}")
+        host = [c.name for c in conditions if getattr(c, "host_side", False)]
+        if host:
+            raise ValueError(f"{self.name}: {host} run on the host (real codecs) and cannot be in an on-device "
+                             "chain; use codecsim:... for training, or preprocess with detector.launder.derived_cache")
         mismatched = [c.name for c in conditions if c.sample_rate != sample_rate]
         if mismatched:
             raise ValueError(f"{self.name}: conditions {mismatched} are not at the chain's {sample_rate} Hz")
@@ -94,8 +98,8 @@ class LaunderChain(Attack):
         self.param_keys = ("apply", "choice") if conditions else ()
 
     @classmethod
-    def from_spec(cls, spec: str, sample_rate: int = 16000) -> LaunderChain:
-        """Parse a chain spec (see the module docstring)."""
+    def from_spec(cls, spec: str, sample_rate: int = 16000, banks=None) -> LaunderChain:
+        """Parse a chain spec (see the module docstring); ``banks``: a :class:`~.banks.LaunderBanks` or ``None``."""
         if spec.strip().lower() in IDENTITY_SPECS:
             return cls([], sample_rate=sample_rate, name=spec.strip() or "none")
         p = None
@@ -109,7 +113,7 @@ class LaunderChain(Attack):
                 p = _parse_fraction(segment[2:], "p", spec, 0.0, 1.0)
                 continue
             condition, weight = _split_weight(segment, spec)
-            conditions.append(parse_condition(condition, sample_rate))
+            conditions.append(parse_condition(condition, sample_rate, banks))
             weights.append(weight)
         if not conditions:
             raise ValueError(f"chain spec {spec!r}: no conditions; write 'none' for the identity chain")

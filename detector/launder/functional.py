@@ -203,14 +203,15 @@ def synthetic_rir(
 def coloured_noise(
     batch: int,
     length: int,
-    exponent: float,
+    exponent: float | torch.Tensor,
     generator: torch.Generator,
     sample_rate: int = 16000,
     min_freq_hz: float = 20.0,
 ) -> torch.Tensor:
     """Gaussian noise with power spectrum proportional to ``1 / f**exponent``, by FFT shaping.
 
-    ``exponent`` 0 is white, 1 pink, 2 brown. The spectrum is held flat below
+    ``exponent`` 0 is white, 1 pink, 2 brown (negative: blue, violet); a float,
+    or a ``(batch,)`` tensor for one exponent per example. The spectrum is held flat below
     ``min_freq_hz`` (and the DC bin is zero) so pink and brown noise are not
     dominated by inaudible sub-audio drift. Being made in the frequency
     domain, the noise is periodic with period ``length``: it can be cropped
@@ -222,8 +223,7 @@ def coloured_noise(
     white = torch.randn(batch, 1, length, generator=generator, device=generator.device)
     spectrum = torch.fft.rfft(white)
     freqs = torch.fft.rfftfreq(length, d=1.0 / sample_rate, device=white.device)
-    gain = freqs.clamp_min(min_freq_hz).pow(-exponent / 2.0)
-    gain[0] = 0.0
+    gain = freqs.clamp_min(min_freq_hz).pow(-_per_example(exponent) / 2.0) * (freqs > 0)
     shaped = torch.fft.irfft(spectrum * gain, n=length)
     return shaped / shaped.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(math.sqrt(ENERGY_FLOOR))
 
@@ -242,3 +242,99 @@ def limit_peak(wave: torch.Tensor) -> torch.Tensor:
     """
     peak = wave.abs().amax(dim=-1, keepdim=True)
     return wave / peak.clamp_min(1.0)
+
+
+def sos_filter(wave: torch.Tensor, sos: torch.Tensor) -> torch.Tensor:
+    """Cascade of second-order IIR sections (``scipy.signal.sosfilt``), batched, per-example filters.
+
+    Each section runs through ``torchaudio.functional.lfilter`` (a compiled
+    sample loop) in float64: a Butterworth low-pass near Nyquist has poles
+    close to the unit circle, and float32 recursion drifts by ~1e-4 from
+    scipy's float64 result; float64 keeps parity to ~1e-7. ``clamp=False``:
+    torchaudio clamps to [-1, 1] by default, which is not part of the filter.
+
+    Args:
+        wave: ``(batch, 1, time)``.
+        sos: ``(sections, 6)`` one filter for every example, or
+            ``(batch, sections, 6)`` one per example; rows ``[b0, b1, b2, a0, a1, a2]``
+            as ``scipy.signal.butter(..., output="sos")`` returns them.
+
+    Returns:
+        ``(batch, 1, time)`` float32, zero initial state (like ``sosfilt``).
+    """
+    batch = wave.shape[0]
+    if sos.dim() == 2:
+        sos = sos.unsqueeze(0).expand(batch, -1, -1)
+    sos = sos.to(device=wave.device, dtype=torch.float64)
+    # lfilter with batching=True filters row k of (..., k, time) with filter k.
+    out = wave.reshape(batch, -1).double()
+    for section in range(sos.shape[1]):
+        b, a = sos[:, section, :3], sos[:, section, 3:]
+        out = AF.lfilter(out, a, b, clamp=False, batching=True)
+    return out.float().reshape(wave.shape)
+
+
+def apply_gain(wave: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
+    """Multiply each example by ``10 ** (gain_db / 20)``; ``gain_db`` ``(batch,)``."""
+    return wave * 10.0 ** (_per_example(gain_db) / 20.0)
+
+
+def hard_clip(wave: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """Clip each example at ``+-level * peak`` (``level`` ``(batch,)`` in (0, 1]), then restore the peak.
+
+    ``level`` is relative to the example's own peak, so ``clip:0.5`` flattens
+    everything above half the peak whatever the recording level; the result is
+    scaled back to the original peak so only the waveform shape changes.
+    """
+    peak = wave.abs().amax(dim=-1, keepdim=True).clamp_min(math.sqrt(ENERGY_FLOOR))
+    threshold = peak * _per_example(level)
+    return torch.maximum(torch.minimum(wave, threshold), -threshold) * (peak / threshold)
+
+
+def mu_law_round_trip(wave: torch.Tensor, quantization_channels: int = 256) -> torch.Tensor:
+    """G.711-style mu-law companding to ``quantization_channels`` levels and back (8-bit for 256)."""
+    encoded = AF.mu_law_encoding(wave.clamp(-1.0, 1.0), quantization_channels)
+    return AF.mu_law_decoding(encoded, quantization_channels)
+
+
+def polarity(wave: torch.Tensor, invert: torch.Tensor) -> torch.Tensor:
+    """Negate the examples where ``invert`` ``(batch,)`` bool is true."""
+    return torch.where(invert.view(-1, 1, 1), -wave, wave)
+
+
+def time_shift(wave: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Circularly shift each example by ``shift`` ``(batch,)`` long samples (positive: later)."""
+    length = wave.shape[-1]
+    positions = (torch.arange(length, device=wave.device) - shift.view(-1, 1)) % length
+    return torch.gather(wave, -1, positions.unsqueeze(1))
+
+
+def spectral_quantise(wave: torch.Tensor, step_db: torch.Tensor, cutoff_hz: torch.Tensor, sample_rate: int,
+                      n_fft: int = 512) -> torch.Tensor:
+    """Codec-like degradation: band-limit and coarsely quantise STFT magnitudes (not a real codec).
+
+    A crude stand-in for perceptual transform codecs (MP3/AAC work on an MDCT
+    with a few dB of quantisation noise per band and a bitrate-dependent
+    low-pass): magnitudes are quantised in the log domain with a uniform step
+    of ``step_db`` dB, bins above ``cutoff_hz`` are zeroed, phases are kept,
+    and the signal is resynthesised by overlap-add (Hann, hop ``n_fft // 4``).
+
+    Args:
+        wave: ``(batch, 1, time)``.
+        step_db: ``(batch,)`` quantisation step in dB (larger = coarser).
+        cutoff_hz: ``(batch,)`` bandwidth in Hz.
+        sample_rate: Hz.
+
+    Returns:
+        ``(batch, 1, time)``.
+    """
+    batch, _, length = wave.shape
+    window = torch.hann_window(n_fft, device=wave.device)
+    spec = torch.stft(wave.reshape(batch, length), n_fft, n_fft // 4, window=window, return_complex=True)
+    magnitude_db = 20.0 * torch.log10(spec.abs().clamp_min(1e-7))
+    step = _per_example(step_db)
+    quantised = torch.round(magnitude_db / step) * step
+    freqs = torch.fft.rfftfreq(n_fft, 1.0 / sample_rate, device=wave.device).view(1, -1, 1)
+    keep = (freqs <= _per_example(cutoff_hz)).to(spec.real.dtype)
+    spec = torch.polar(10.0 ** (quantised / 20.0) * keep, spec.angle())
+    return torch.istft(spec, n_fft, n_fft // 4, window=window, length=length).reshape(batch, 1, length)

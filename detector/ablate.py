@@ -1,0 +1,134 @@
+"""Robustness ablation: several models x many laundering conditions on the same cached audio.
+
+For each condition the windows are laundered once per batch, with parameters drawn from a
+generator seeded by ``(seed, condition)``, and every model scores that same laundered batch,
+so all models see bit-identical inputs and a rerun gives identical numbers. Each finished
+(model, condition) cell is written to ``OUT/cells/`` at once: a killed ablation resumes
+where it stopped.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sklearn.metrics import roc_auc_score
+
+from detector.checkpoint import detector_from_checkpoint, load_checkpoint
+from detector.evaluate import EvaluationOptions, open_split
+from detector.io_utils import atomic_write_text
+from detector.metrics import equal_error_rate, min_dcf, threshold_metrics
+from detector.plots import plot_heatmap
+from detector.runtime import Precision, resolve_device
+
+CELL_COLUMNS = ("model", "condition", "family", "eer", "roc_auc", "min_dcf", "accuracy", "f1", "n")
+
+
+def model_names(checkpoints: list[str | Path]) -> list[str]:
+    """Short unique names: the run folder and file stem (``run_a/best``), more folders on clashes."""
+    paths = [Path(c).resolve() for c in checkpoints]
+    for depth in range(2, 1 + max(len(p.parts) for p in paths)):
+        names = ["/".join(p.with_suffix("").parts[-depth:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    raise ValueError("the same checkpoint is given twice")
+
+
+def _cell_path(out_dir: Path, model: str, condition: str) -> Path:
+    slug = lambda text: re.sub(r"[^A-Za-z0-9._=-]+", "_", text)
+    return out_dir / "cells" / f"{slug(model)}__{slug(condition)}.json"
+
+
+def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | Path,
+           options: EvaluationOptions) -> list[dict]:
+    """Evaluate every checkpoint under every condition of ``options.conditions``.
+
+    Writes ablation.{csv,json,md} and a heatmap PNG; returns one dict per (model, condition).
+    """
+    out_dir, conditions = Path(out_dir), options.conditions
+    device = resolve_device(options.device)
+    precision = Precision.resolve(options.amp, device)
+    names = model_names(checkpoints)
+    loaded = [detector_from_checkpoint(load_checkpoint(c, device), device) for c in checkpoints]
+    rates = {config.data.sample_rate for _, config in loaded}
+    if len(rates) > 1:
+        raise ValueError(f"the checkpoints expect different sample rates {sorted(rates)}; ablate them separately")
+    split = open_split(loaded[0][1], manifest, options, device)
+
+    cells = {}
+    for name in names:
+        for condition in conditions:
+            path = _cell_path(out_dir, name, condition)
+            if path.exists():
+                cell = json.loads(path.read_text(encoding="utf-8"))
+                if (cell["model"], cell["condition"], cell["seed"]) == (name, condition, options.seed):
+                    cells[name, condition] = cell
+    progress = tqdm(total=len(names) * len(conditions), initial=len(cells), desc="ablation", unit="cell")
+    for condition in conditions:
+        todo = [i for i, name in enumerate(names) if (name, condition) not in cells]
+        if not todo:
+            continue
+        scores = split.score([loaded[i][0] for i in todo], condition, precision, options.seed)
+        for i, model_scores in zip(todo, scores):
+            cell = _cell(names[i], condition, model_scores, split.targets, options)
+            atomic_write_text(_cell_path(out_dir, names[i], condition), json.dumps(cell))
+            cells[names[i], condition] = cell
+            progress.update()
+    progress.close()
+    table = [cells[name, condition] for condition in conditions for name in names]
+    write_tables(table, names, conditions, out_dir)
+    return table
+
+
+def _cell(model: str, condition: str, scores: np.ndarray, targets: np.ndarray, options: EvaluationOptions) -> dict:
+    bonafide, spoof = scores[targets == 1], scores[targets == 0]
+    at_zero = threshold_metrics(scores, targets, 0.0)
+    return {"model": model, "condition": condition, "family": condition.split(":")[0],
+            "eer": equal_error_rate(bonafide, spoof)[0], "roc_auc": float(roc_auc_score(targets, scores)),
+            "min_dcf": min_dcf(bonafide, spoof, options.cost)[0], "accuracy": at_zero["accuracy"],
+            "f1": at_zero["f1"], "n": int(targets.size), "seed": options.seed}
+
+
+def write_tables(table: list[dict], names: list[str], conditions: list[str], out_dir: Path) -> None:
+    """ablation.csv / .json (one row per cell), ablation.md (EER %, by family) and ablation_eer.png."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CELL_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    atomic_write_text(out_dir / "ablation.csv", buffer.getvalue())
+    atomic_write_text(out_dir / "ablation.json", json.dumps(table, indent=1))
+    atomic_write_text(out_dir / "ablation.md", markdown_table(table, names, conditions))
+    eer = np.array([[next(c["eer"] for c in table if (c["model"], c["condition"]) == (n, k)) for n in names]
+                    for k in conditions])
+    plot_heatmap(100 * eer, conditions, names, out_dir / "ablation_eer.png", title="EER (%)")
+
+
+def markdown_table(table: list[dict], names: list[str], conditions: list[str]) -> str:
+    """Rows: conditions grouped by family with family averages; columns: models; cells: EER %.
+
+    With a ``clean`` condition, a last block gives each family's average EER minus clean EER.
+    """
+    eer = {(c["model"], c["condition"]): 100 * c["eer"] for c in table}
+    families: dict[str, list[str]] = {}
+    for condition in conditions:
+        families.setdefault(condition.split(":")[0], []).append(condition)
+    lines = ["| condition | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    averages = {}
+    for family, members in families.items():
+        for condition in members:
+            lines.append(f"| {condition} | " + " | ".join(f"{eer[n, condition]:.2f}" for n in names) + " |")
+        averages[family] = {n: float(np.mean([eer[n, c] for c in members])) for n in names}
+        if len(members) > 1:
+            lines.append(f"| **{family} average** | " +
+                         " | ".join(f"**{averages[family][n]:.2f}**" for n in names) + " |")
+    if "clean" in conditions:
+        lines += ["", "Degradation: family average EER minus clean EER (percentage points)", "",
+                  "| family | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += [f"| {family} | " + " | ".join(f"{averages[family][n] - eer[n, 'clean']:+.2f}" for n in names) + " |"
+                  for family in families if family != "clean"]
+    return "EER (%) per model and condition\n\n" + "\n".join(lines) + "\n"

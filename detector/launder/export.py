@@ -1,0 +1,150 @@
+"""Laundering whole clips for export (``detector launder``) and for looking at (``detector render``).
+
+This is the one place where laundered audio goes to disk, because the user
+asked for files; training and evaluation launder on the fly.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+from .banks import LaunderBanks
+from .catalogue import expand_conditions, parse_condition
+
+PROTOCOL_COLUMNS = ("path", "source", "utt", "label", "speaker", "system", "split", "condition", "family",
+                    "parameter")
+
+
+def condition_slug(condition: str) -> str:
+    """A folder name for a condition: ``noise:babble:snr=0..0.5`` -> ``noise_babble_snr=0..0.5``."""
+    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", condition.strip())
+
+
+def clip_seed(seed: int, condition: str, row: int) -> int:
+    """A stable per-(condition, clip) seed: the same export twice gives identical files."""
+    return (seed * 1_000_003 + zlib.crc32(condition.encode()) * 65_537 + row) % 2**63
+
+
+def launder_clip(attack, wave: np.ndarray, seed: int, row: int) -> np.ndarray:
+    """One whole clip ``(time,)`` float32 through ``attack`` (host-side codecs directly, others as a batch of one)."""
+    if getattr(attack, "host_side", False):
+        return attack.process(wave, key=row)
+    generator = torch.Generator().manual_seed(clip_seed(seed, attack.name, row))
+    batch = torch.from_numpy(np.array(wave, dtype=np.float32)).view(1, 1, -1)
+    return attack(batch, generator)[0, 0].numpy()
+
+
+def banks_for(manifest, cache, noise_dirs=(), rir_dir: str | None = None) -> LaunderBanks:
+    """The banks the CLI uses: babble from ``manifest``'s corpus, plus the user's folders."""
+    return LaunderBanks.from_corpus(manifest, cache, noise_dirs=LaunderBanks.parse_noise_dirs(noise_dirs),
+                                    rir_dir=rir_dir or None)
+
+
+def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: int = 0,
+           banks: LaunderBanks | None = None, progress: bool = True) -> dict:
+    """Write ``out_dir/<condition>/<utt>.flac`` for every row and condition, plus protocol.csv and manifest.csv.
+
+    ``protocol.csv`` lists, per file, the source clip, label, speaker, system,
+    split, condition, its family and parameter (like the laundered database's
+    protocol); ``manifest.csv`` is a manifest of the laundered files (with a
+    ``condition`` column) that ``detector evaluate`` reads.
+
+    Returns:
+        ``{"files": count, "protocol": path, "manifest": path}``.
+    """
+    from detector.data import write_manifest
+    from detector.io_utils import atomic_write_text
+
+    out_dir = Path(out_dir)
+    conditions = expand_conditions(conditions)
+    banks = banks if banks is not None else LaunderBanks.from_corpus(manifest, cache)
+    attacks = [parse_condition(c, cache.sample_rate, banks) for c in conditions]   # all errors before any work
+    rows = [r for r in (range(len(manifest.rows)) if rows is None else rows) if cache.offsets[r] >= 0]
+    records = []
+    total = len(rows) * len(attacks)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="launder", unit="file")
+    for attack in attacks:
+        folder = out_dir / condition_slug(attack.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        family, _, parameter = attack.name.partition(":")
+        for row in rows:
+            source = manifest.rows[row]
+            wave = np.clip(launder_clip(attack, cache.waveform(row), seed, row), -1.0, 1.0)
+            relative = Path(condition_slug(attack.name)) / f"{source.utt.replace('/', '__')}.flac"
+            soundfile.write(out_dir / relative, wave, cache.sample_rate, format="FLAC", subtype="PCM_24")
+            records.append({"path": relative.as_posix(), "source": source.path, "utt": source.utt,
+                            "label": source.label, "speaker": source.speaker, "system": source.system,
+                            "split": source.split, "condition": attack.name, "family": family,
+                            "parameter": parameter or "-"})
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    lines = [",".join(PROTOCOL_COLUMNS)] + [",".join(_csv(r[c]) for c in PROTOCOL_COLUMNS) for r in records]
+    atomic_write_text(out_dir / "protocol.csv", "\n".join(lines) + "\n")
+    write_manifest(records, out_dir / "manifest.csv")
+    return {"files": len(records), "protocol": str(out_dir / "protocol.csv"), "manifest": str(out_dir / "manifest.csv")}
+
+
+def _csv(value: str) -> str:
+    value = str(value)
+    return '"' + value.replace('"', '""') + '"' if any(ch in value for ch in ',"\n') else value
+
+
+def log_spectrogram(wave: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
+    """``(freq, frames)`` log power in dB (floored 100 dB below the peak)."""
+    spec = torch.stft(torch.from_numpy(np.array(wave, dtype=np.float32)), n_fft, hop,
+                      window=torch.hann_window(n_fft), return_complex=True).abs().square()
+    db = 10 * torch.log10(spec.clamp_min(1e-12))
+    return torch.maximum(db, db.max() - 100).numpy()
+
+
+def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: int = 0,
+           banks: LaunderBanks | None = None) -> list[Path]:
+    """One PNG per clip (``n`` clips spread over the manifest): clean next to each laundered version."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    conditions = [c for c in expand_conditions(conditions) if c != "clean"]
+    banks = banks if banks is not None else LaunderBanks.from_corpus(manifest, cache)
+    attacks = [parse_condition(c, cache.sample_rate, banks) for c in conditions]
+    valid = cache.valid_rows
+    picks = valid[np.linspace(0, len(valid) - 1, min(n, len(valid))).round().astype(int)]
+    written = []
+    for row in dict.fromkeys(picks.tolist()):
+        clean = np.asarray(cache.waveform(row), dtype=np.float32)
+        panels = [("clean", clean)] + [(a.name, launder_clip(a, clean, seed, row)) for a in attacks]
+        columns = min(4, len(panels))
+        lines = -(-len(panels) // columns)
+        figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False)
+        duration = len(clean) / cache.sample_rate
+        for ax, (title, wave) in zip(axes.flat, panels):
+            ax.imshow(log_spectrogram(wave), origin="lower", aspect="auto", cmap="magma",
+                      extent=(0, duration, 0, cache.sample_rate / 2000))
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("time (s)")
+            ax.set_ylabel("kHz")
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
+        source = manifest.rows[row]
+        figure.suptitle(f"{source.path} ({source.label}, {source.system})", fontsize=10)
+        figure.tight_layout()
+        path = out_dir / f"{source.utt.replace('/', '__')}.png"
+        figure.savefig(path, dpi=80)
+        plt.close(figure)
+        written.append(path)
+    return written

@@ -1,0 +1,90 @@
+"""ASVspoof 2019/2021/5 and laundered adapters on fixtures in the published layouts."""
+import pytest
+
+from detector.data.corpora import asvspoof2019, asvspoof2021, asvspoof5, laundered, load_corpus_rows
+from tests.data import layouts
+
+
+def by_utt(rows):
+    return {row["path"].rsplit("/", 1)[-1].split(".")[0]: row for row in rows}
+
+
+def test_2019_la_keeps_official_splits_and_normalises_odd_lines(tmp_path):
+    rows = asvspoof2019(layouts.asvspoof2019_la(tmp_path / "LA_root"))
+    assert len(rows) == 8   # the blank line is skipped
+    rows = by_utt(rows)
+    assert rows["LA_T_1138215"] == {**rows["LA_T_1138215"], "label": "bonafide", "system": "-", "split": "train",
+                                    "speaker": "LA_0079", "path": "LA/ASVspoof2019_LA_train/flac/LA_T_1138215.flac"}
+    assert (rows["LA_T_1271820"]["label"], rows["LA_T_1271820"]["system"]) == ("spoof", "A01")  # trailing spaces
+    assert rows["LA_T_1000001"]["label"] == "bonafide"                                           # BONAFIDE
+    assert rows["LA_T_1000002"]["label"] == "spoof"                                              # Spoof
+    assert rows["LA_D_1047731"]["split"] == "val" and rows["LA_E_2834763"]["split"] == "test"
+    assert rows["LA_E_2834763"]["corpus"] == "asvspoof2019-LA"
+
+
+def test_2019_pa_puts_the_environment_in_condition(tmp_path):
+    rows = by_utt(asvspoof2019(layouts.asvspoof2019_pa(tmp_path), track="PA"))
+    assert rows["PA_T_0000602"]["condition"] == "acb" and rows["PA_T_0000602"]["system"] == "BA"
+    assert rows["PA_T_0000001"]["system"] == "-"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("LA_0079 LA_T_9 - A01", r"ASVspoof2019\.LA\.cm\.train\.trn\.txt:6: 4 fields, expected 5"),
+    ("LA_0079 LA_T_9 - A01 fake", r"ASVspoof2019\.LA\.cm\.train\.trn\.txt:6: unknown label 'fake'"),
+    ("LA_0079 LA_T_1138215 - - bonafide", r"train\.trn\.txt:6: duplicate utterance id 'LA_T_1138215' \(first at .*:1\)"),
+])
+def test_2019_bad_protocol_lines_name_file_and_line(tmp_path, line, message):
+    protocols = dict(layouts.LA_2019)
+    protocols["train"] = ("train.trn", protocols["train"][1] + [line])
+    with pytest.raises(ValueError, match=message):
+        asvspoof2019(layouts.asvspoof2019_la(tmp_path, protocols))
+
+
+def test_2019_missing_layout_says_what_is_expected(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ASVspoof2019_LA_cm_protocols"):
+        asvspoof2019(tmp_path)
+
+
+def test_2021_la_and_df_keys_give_conditions_and_vocoder(tmp_path):
+    rows = by_utt(asvspoof2021(layouts.asvspoof2021(tmp_path)))
+    assert len(rows) == 5 and {row["split"] for row in rows.values()} == {"test"}
+    assert rows["LA_E_9332881"]["condition"] == "alaw:ita_tx" and rows["LA_E_9332881"]["system"] == "A07"
+    assert rows["LA_E_1000002"]["label"] == "bonafide" and rows["LA_E_1000002"]["system"] == "-"
+    assert rows["LA_E_1000001"]["system"] == "-" and rows["LA_E_1000002"]["condition"] == "nocodec:nocodec"
+    assert rows["DF_E_2000026"]["condition"] == "mp3m4a" and rows["DF_E_2000026"]["vocoder"] == "traditional_vocoder"
+    assert rows["DF_E_2000027"]["path"] == "ASVspoof2021_DF_eval/flac/DF_E_2000027.flac"
+    only_df = asvspoof2021(tmp_path, track="DF")
+    assert {row["corpus"] for row in only_df} == {"asvspoof2021-DF"}
+
+
+def test_asvspoof5_subsets_codecs_and_bonafide_attack_columns(tmp_path):
+    rows = by_utt(asvspoof5(layouts.asvspoof5(tmp_path)))
+    assert rows["T_0000000000"]["system"] == "A05" and rows["T_0000000000"]["split"] == "train"
+    assert rows["T_0000000001"]["system"] == "-" and rows["T_0000000001"]["label"] == "bonafide"
+    assert rows["D_0000000001"]["condition"] == "C07:3" and rows["D_0000000001"]["split"] == "val"
+    assert rows["E_0000000001"]["path"] == "flac_E_eval/E_0000000001.flac"
+
+
+def test_laundered_finds_each_condition_copy_and_splits_by_utterance(tmp_path):
+    rows = laundered(layouts.laundered(tmp_path))
+    assert len(rows) == 3   # header skipped
+    assert {(row["path"], row["condition"]) for row in rows if row["label"] == "spoof"} == {
+        ("Noise_Addition/babble_10/LA_E_2834763.flac", "Noise_Addition:babble_10"),
+        ("Noise_Addition/babble_0/LA_E_2834763.flac", "Noise_Addition:babble_0")}
+    assert {row["split"] for row in rows} == {"test"}
+
+
+def test_laundered_missing_audio_names_the_line(tmp_path):
+    layouts.laundered(tmp_path)
+    (tmp_path / "Noise_Addition" / "babble_0" / "LA_E_2834763.flac").unlink()
+    (tmp_path / "Noise_Addition" / "babble_10" / "LA_E_2834763.flac").unlink()
+    with pytest.raises(FileNotFoundError, match=r"Noise_Addition\.txt:2: audio for LA_E_2834763"):
+        laundered(tmp_path)
+
+
+def test_paths_are_rebased_onto_the_manifest_folder(tmp_path):
+    layouts.asvspoof5(tmp_path / "data" / "as5")
+    (tmp_path / "out").mkdir()
+    rows = load_corpus_rows("asvspoof5", tmp_path / "data" / "as5", tmp_path / "out" / "m.csv")
+    assert all(row["path"].startswith("../data/as5/flac_") for row in rows)
+    assert all((tmp_path / "out" / row["path"]).is_file() for row in rows)
