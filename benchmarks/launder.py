@@ -84,7 +84,7 @@ def main() -> None:
         results["launder study-29 (mp3 on host) clip-conditions"] = rate
         print(f"study 29 conditions: {rate:.1f} clip-conditions/s")
     if not args.no_write:
-        record(results, device_name(device), args)
+        record(results, device_name(device), args, benchmark="launder")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ Run: ``python -m benchmarks.pipeline [--manifest M] [--batches 10] [--batch-size
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
 import platform
 import statistics
 import time
@@ -124,7 +122,7 @@ def main() -> None:
     for stage, rate in results.items():
         print(f"  {stage:<28} {rate:10.1f} clips/s")
     if not args.no_write:
-        record(results, name, args)
+        record(results, name, args, benchmark="pipeline")
 
 
 def _loader_rate(load_batches, stage, device, repeats: int) -> float:
@@ -139,26 +137,12 @@ def _loader_rate(load_batches, stage, device, repeats: int) -> float:
     return statistics.median(rates[1:])
 
 
-def record(results: dict, name: str, args: argparse.Namespace) -> None:
-    date = datetime.date.today().isoformat()
-    rows = [{"date": date, "benchmark": "pipeline", "stage": stage, "device": name,
-             "torch": torch.__version__, "batch_size": args.batch_size, "crop_s": args.crop_s,
-             "clips_per_s": f"{rate:.1f}"} for stage, rate in results.items()]
-    table = HERE / "RESULTS.md"
-    if not table.exists():
-        table.write_text("# Benchmark results\n\nAppended by the scripts in this folder; newest last.\n\n"
-                         "| date | benchmark | stage | device | torch | batch | crop (s) | clips/s |\n"
-                         "|---|---|---|---|---|---|---|---|\n")
-    with table.open("a") as handle:
-        for row in rows:
-            handle.write("| " + " | ".join(str(v) for v in row.values()) + " |\n")
-    raw = HERE / "results.csv"
-    new = not raw.exists()
-    with raw.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
+def record(results: dict, name: str, args: argparse.Namespace | None = None, benchmark: str = "pipeline",
+           unit="clips/s", notes="") -> None:
+    """Append ``results`` (stage -> number) under ``benchmark`` to results.csv and RESULTS.md (see results.py)."""
+    from benchmarks.results import record as write
+
+    write(results, name, args, benchmark=benchmark, unit=unit, notes=notes)
 
 
 if __name__ == "__main__":

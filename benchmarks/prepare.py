@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from benchmarks.pipeline import record
 from detector.data.balance import balance
 from detector.data.corpora import load_corpus_rows
 from detector.data.splits import assign_splits
@@ -40,11 +41,16 @@ def write_protocol(root: Path, n_rows: int, seed: int = 0) -> None:
     (protocols / "ASVspoof2019.LA.cm.train.trn.txt").write_text("\n".join(lines) + "\n")
 
 
+RATES: dict[str, float] = {}
+UNITS: dict[str, str] = {}
+
+
 def timed(label: str, n: int, unit: str, step):
     start = time.perf_counter()
     result = step()
     seconds = time.perf_counter() - start
     print(f"{label:<44} {n:>8} {unit} in {seconds:6.2f} s = {n / seconds:>10,.0f} {unit}/s")
+    RATES[label], UNITS[label] = n / seconds, f"{unit}/s"
     return result
 
 
@@ -53,6 +59,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as folder:
@@ -79,6 +86,9 @@ def main() -> None:
               lambda: probe_files(paths, workers=1, progress=False))
         timed(f"(e) file checks, {args.workers} processes", len(paths), "files",
               lambda: probe_files(paths, workers=args.workers, progress=False))
+    if not args.no_write:
+        record(RATES, f"CPU {platform.processor() or platform.machine()} x{os.cpu_count()} cores", None,
+               benchmark="prepare", unit=UNITS, notes=f"{args.rows} rows, {args.files} files")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 from detector.checkpoint import CheckpointError
 from detector.data import AudioError, BadRowsError
 
-SUBCOMMANDS = ("demo", "prepare", "inspect", "train", "evaluate", "predict", "ablate", "launder", "render")
+SUBCOMMANDS = ("demo", "prepare", "inspect", "train", "evaluate", "ablate", "predict", "export", "launder", "render")
 # Errors whose message is the whole story for a user; torch reports device problems (no CUDA,
 # out of memory) as RuntimeError.
 USER_ERRORS = (ValueError, FileNotFoundError, CheckpointError, AudioError, BadRowsError, RuntimeError)

@@ -21,6 +21,9 @@ class DataConfig:
     crop_s: float = 4.0          # seconds per training/evaluation crop
     num_workers: int = 0         # DataLoader workers (the cache is a memmap: 0 is usually fastest)
     on_error: str = "fail"       # fail | skip: what a bad manifest row does
+    allow_outside_root: bool = False  # manifest paths may climb out of its folder with ../
+    noise_dirs: str = ""         # "TYPE=PATH,..." folders of real noise recordings (else built-in substitutes)
+    rir_dir: str = ""            # folder of measured room impulse responses (reverb:model=measured)
 
 
 @dataclass
@@ -51,7 +54,9 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"         # auto | cpu | cuda | cuda:N
     amp: str = "auto"            # auto | bf16 | fp16 | off
-    launder: str = "p=0.8; noise:white|pink|brown:snr=0..20; reverb:rt60=0.2..1.0; resample:8000|11025"
+    # Training-time laundering: per clip, with probability p, one of these (see detector.launder).
+    launder: str = ("p=0.8; noise:white|pink|brown|babble|volvo|street:snr=0..20; reverb:rt60=0.2..1.0; "
+                    "resample:8000|11025|22050; lowpass:4000|5500|7000; codecsim:step=3..12:cutoff=4000..8000")
     max_steps_per_epoch: int = 0  # 0 = the whole training split; >0 caps an epoch (smoke runs)
     deterministic: bool = False  # deterministic kernels (CUDA); CPU runs are deterministic already
 

@@ -32,6 +32,8 @@ class EvaluationOptions:
     seed: int = 0                    # seeds the conditions' random parameters
     cache_dir: str = ""
     on_error: str = "fail"
+    noise_dirs: str = ""             # "TYPE=PATH,...": real noise recordings for noise conditions
+    rir_dir: str = ""                # measured impulse responses for reverb:model=measured
     windows: WindowSettings = field(default_factory=WindowSettings)
     cost: DetectionCost = field(default_factory=DetectionCost)
 
@@ -87,6 +89,7 @@ def open_split(config: Config, manifest: str | Path, options: EvaluationOptions,
     """The split to score, cut into windows at the model's sample rate (``config`` is the model's)."""
     data = config.data
     data.manifest, data.cache_dir, data.on_error = str(manifest), options.cache_dir, options.on_error
+    data.noise_dirs, data.rir_dir = options.noise_dirs, options.rir_dir
     return ScoringSplit(data, options.split, options.windows, options.batch_size, device)
 
 

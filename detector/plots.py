@@ -56,6 +56,9 @@ def plot_det_and_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str
     for axis in (det.xaxis, det.yaxis):
         axis.set_ticks(probit(ticks), [f"{100 * t:g}" for t in ticks])
     det.plot(probit(ticks[[0, -1]]), probit(ticks[[0, -1]]), ":", color="grey", linewidth=0.8)
+    limits = probit(np.array([0.0005, 0.99]))
+    det.set_xlim(*limits)
+    det.set_ylim(*limits)
     det.set(xlabel="false alarm rate (%): spoof accepted", ylabel="miss rate (%): bona fide rejected",
             title="DET")
     roc.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)

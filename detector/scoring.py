@@ -19,6 +19,8 @@ from detector.config import DataConfig
 from detector.data import ManifestRow, load_corpus, make_loader
 from detector.data.loader import WindowDataset, aggregate_windows, to_device
 from detector.launder import parse_condition
+from detector.launder.banks import corpus_banks
+from detector.launder.codec import derived_cache
 from detector.model import Detector, scores_from_logits
 from detector.runtime import Precision, device_generator
 
@@ -68,6 +70,8 @@ class ScoringSplit:
     def __init__(self, data: DataConfig, split: str, windows: WindowSettings, batch_size: int,
                  device: torch.device):
         manifest, cache = load_corpus(data)
+        self.manifest, self.cache, self.batch_size, self.num_workers = manifest, cache, batch_size, data.num_workers
+        self.banks = corpus_banks(manifest, cache, data.noise_dirs, data.rir_dir, data.cache_dir)
         self.window_s = windows.window_s or data.crop_s
         self.hop_s = windows.hop_s or self.window_s / 2
         self.dataset = WindowDataset(cache, manifest, manifest.split(split), round(self.window_s * data.sample_rate),
@@ -80,10 +84,20 @@ class ScoringSplit:
         self.sample_rate, self.device, self.aggregate = data.sample_rate, device, windows.aggregate
 
     def score(self, models: Sequence[Detector], condition: str, precision: Precision, seed: int = 0) -> np.ndarray:
-        """Per-clip scores ``(n_models, n_clips)`` under ``condition``."""
-        attack = parse_condition(condition, self.sample_rate).to(self.device)
-        generator = device_generator(self.device, condition_seed(seed, condition))
-        windows, _ = score_loader(models, self.loader, self.device, precision,
-                                  transform=lambda wave: attack(wave, generator), desc=condition)
+        """Per-clip scores ``(n_models, n_clips)`` under ``condition``.
+
+        A host-side condition (a real codec) is applied to whole clips once, into a derived
+        cache beside the waveform cache, and its windows are read from there; any other
+        condition is applied to each batch of windows on the device.
+        """
+        attack = parse_condition(condition, self.sample_rate, banks=self.banks).to(self.device)
+        if getattr(attack, "host_side", False):
+            coded = derived_cache(self.cache, attack, rows=self.dataset.rows, progress=True)
+            windows = WindowDataset(coded, self.manifest, self.dataset.rows, self.dataset.window, self.dataset.hop)
+            loader, transform = make_loader(windows, self.batch_size, False, self.device, self.num_workers), None
+        else:
+            generator = device_generator(self.device, condition_seed(seed, condition))
+            loader, transform = self.loader, lambda wave: attack(wave, generator)
+        windows, _ = score_loader(models, loader, self.device, precision, transform=transform, desc=condition)
         return np.stack([aggregate_windows(w, self.dataset.clip_of_window, len(self.clips), self.aggregate)
                          for w in windows])

@@ -32,6 +32,7 @@ from detector.data.loader import to_device
 from detector.distributed import Distributed, init_distributed, shutdown_distributed
 from detector.io_utils import atomic_write_text
 from detector.launder import LaunderChain
+from detector.launder.banks import corpus_banks
 from detector.metrics import equal_error_rate
 from detector.model import Detector
 from detector.runtime import Precision, device_generator, resolve_device, seed_everything
@@ -132,7 +133,8 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     model = Detector(config.data.sample_rate, config.features, config.model).to(device)
     network = (DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
                if context.enabled else model)
-    launder = LaunderChain.from_spec(settings.launder, config.data.sample_rate).to(device)
+    banks = corpus_banks(manifest, cache, config.data.noise_dirs, config.data.rir_dir, config.data.cache_dir)
+    launder = LaunderChain.from_spec(settings.launder, config.data.sample_rate, banks=banks).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     steps_per_epoch = max(len(train_set) // settings.batch_size, 1)
     if settings.max_steps_per_epoch:

@@ -1,10 +1,12 @@
 """Crop loader: shapes, dtype, determinism across epochs/resumes, padding by repetition."""
 import numpy as np
+import pytest
 import torch
 
 from detector.data import CropDataset, load_or_build_cache, make_loader, read_manifest, write_manifest
 from detector.data.corpora import folder_corpus
 from detector.data.loader import crop_or_repeat
+from detector.data.manifest import write_manifest_rows
 
 
 def _dataset(tmp_path, corpus, cache_dir, crop, random_crop, seed=0):
@@ -66,3 +68,21 @@ def test_windows_cover_each_clip_and_aggregate_per_clip(tmp_path, folder_corpus,
     mean = aggregate_windows(scores, windows.clip_of_window, len(dataset.rows))
     assert mean[0] == 1.5 and mean[1] == 5.5
     assert aggregate_windows(scores, windows.clip_of_window, len(dataset.rows), "max")[1] == 7
+
+
+def _oversampled_manifest(tmp_path, corpus, repeat: str):
+    rows = folder_corpus(corpus, tmp_path / "m.csv", (1, 0, 0))
+    rows[0]["repeat"] = repeat
+    write_manifest_rows(rows, tmp_path / "m.csv")
+    return read_manifest(tmp_path / "m.csv")
+
+
+def test_oversampled_rows_repeat_with_their_own_crops(tmp_path, folder_corpus, cache_dir):
+    manifest = _oversampled_manifest(tmp_path, folder_corpus, "3")
+    cache = load_or_build_cache(manifest, 16000, cache_dir)
+    train = CropDataset(cache, manifest, [0, 1], 4000, random_crop=True)
+    assert train.rows == [0, 0, 0, 1] and train.targets[:3] == [manifest.rows[0].target] * 3
+    assert not torch.equal(train[0][0], train[1][0])   # each copy has its own crop
+    assert CropDataset(cache, manifest, [0, 1], 4000, random_crop=False).rows == [0, 1]
+    with pytest.raises(ValueError, match=r"m\.csv:2: repeat 'x'"):
+        CropDataset(cache, _oversampled_manifest(tmp_path, folder_corpus, "x"), [0, 1], 4000, random_crop=True)

@@ -75,7 +75,9 @@ def test_folder_layout_gives_systems_relative_paths_and_splits(tmp_path):
     rows = folder_corpus(root, tmp_path / "out" / "m.csv", (0.6, 0.2, 0.2))
     assert len(rows) == 24
     assert {r["system"] for r in rows if r["label"] == "spoof"} == {"tts_a", "tts_b"}
-    assert all(r["path"].startswith("../corpus/") for r in rows)
+    # the corpus is not under the manifest's folder: absolute paths, never "../"
+    assert all(r["path"].startswith(root.as_posix() + "/") for r in rows)
+    assert all(Path(r["path"]).is_file() for r in rows)
     assert {r["split"] for r in rows} == {"train", "val", "test"}
 
 

@@ -111,3 +111,38 @@ def test_ablate_cli_runs_an_explicit_condition_list(trained, tmp_path):
                  "--out", str(tmp_path / "ab"), "--device", "cpu", "--conditions", "clean,resample:8000"]) == 0
     assert [c["condition"] for c in json.loads((tmp_path / "ab" / "ablation.json").read_text())] == \
         ["clean", "resample:8000"]
+
+
+def test_ablate_all_runs_the_study_catalogue_with_host_side_codecs(trained, tmp_path):
+    """`all`: clean + 29 conditions, babble from the corpus, MP3 through the derived cache."""
+    from detector.launder import CATALOGUE_ALL
+    manifest, cache, run_a, _ = trained
+    assert main(["ablate", "--checkpoint", str(run_a), "--manifest", str(manifest), "--cache-dir", str(cache),
+                 "--out", str(tmp_path / "ab"), "--device", "cpu", "--conditions", "all"]) == 0
+    cells = json.loads((tmp_path / "ab" / "ablation.json").read_text())
+    assert [c["condition"] for c in cells] == list(CATALOGUE_ALL) and len(cells) == 30
+    assert all(0.0 <= c["eer"] <= 1.0 for c in cells)
+    assert list((cache).glob("*/derived/mp3_320k/index.json")), "codec output cached beside the waveform cache"
+    table = (tmp_path / "ab" / "ablation.md").read_text()
+    for family in ("reverb", "noise", "resample", "mp3"):
+        assert f"**{family} average**" in table
+
+
+@pytest.mark.parametrize("format, suffix", [("torchscript", "pt"), ("onnx", "onnx")])
+def test_export_maps_waveforms_of_any_length_to_the_same_scores(trained, tmp_path, format, suffix):
+    from detector.checkpoint import detector_from_checkpoint, load_checkpoint
+    from detector.export import WaveformScorer
+    _, _, checkpoint, _ = trained
+    out = tmp_path / f"model.{suffix}"
+    assert main(["export", "--checkpoint", str(checkpoint), "--format", format, "--out", str(out)]) == 0
+    reference = WaveformScorer(detector_from_checkpoint(load_checkpoint(checkpoint), torch.device("cpu"))[0])
+    wave = torch.from_numpy(np.stack([synthetic_clip(np.random.default_rng(i), "spoof", 1.3, 16000)
+                                      for i in range(4)]))
+    with torch.no_grad():
+        expected = reference(wave).numpy()
+    if format == "torchscript":
+        produced = torch.jit.load(str(out))(wave).detach().numpy()
+    else:
+        import onnxruntime
+        produced = onnxruntime.InferenceSession(str(out)).run(None, {"wave": wave.numpy()})[0]
+    np.testing.assert_allclose(produced, expected, atol=1e-4, rtol=0)

@@ -7,7 +7,8 @@ from detector.config import Config, set_field
 
 # CLI flag -> (config section, key). Flags left unset keep the config file's value.
 OVERRIDES = {
-    "manifest": ("data", "manifest"), "cache_dir": ("data", "cache_dir"), "on_error": ("data", "on_error"),
+    "manifest": ("data", "manifest"), "rir_dir": ("data", "rir_dir"), "cache_dir": ("data", "cache_dir"), "on_error": ("data", "on_error"),
+    "allow_outside_root": ("data", "allow_outside_root"),
     "crop_s": ("data", "crop_s"), "num_workers": ("data", "num_workers"),
     "frontend": ("features", "backend"),
     "pretrained": ("model", "pretrained"), "freeze_epochs": ("model", "freeze_epochs"),
@@ -25,6 +26,8 @@ def resolve_config(args: argparse.Namespace, base: Config | None = None) -> Conf
         value = getattr(args, flag, None)
         if value is not None:
             set_field(getattr(config, section), key, value, f"--{flag.replace('_', '-')}")
+    if getattr(args, "noise_dir", None):
+        config.data.noise_dirs = ",".join(args.noise_dir)
     return config
 
 
@@ -54,6 +57,25 @@ def add_data_flags(parser: argparse.ArgumentParser, manifest_required: bool) -> 
     parser.add_argument("--cache-dir", help="waveform cache folder (default $DETECTOR_CACHE or ~/.cache/detector)")
     parser.add_argument("--on-error", choices=["fail", "skip"],
                         help="bad clips: stop with a list (fail, default) or skip, count and report them")
+    parser.add_argument("--allow-outside-root", action="store_const", const=True,
+                        help="accept manifest paths that leave the manifest's folder (../x.wav)")
+
+
+def add_bank_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--noise-dir", action="append", metavar="TYPE=PATH",
+                        help="folder of noise recordings for TYPE (babble, cafe, street, volvo, white, ...); "
+                             "repeatable; types without one use built-in substitutes")
+    parser.add_argument("--rir-dir", help="folder of measured room impulse responses (reverb:model=measured)")
+
+
+def corpus_and_banks(args: argparse.Namespace):
+    """``(manifest, cache, banks)`` for commands that launder a manifest's clips (--manifest, bank flags)."""
+    from detector.data import load_corpus
+    from detector.launder.banks import corpus_banks
+
+    data = resolve_config(args).data
+    manifest, cache = load_corpus(data)
+    return manifest, cache, corpus_banks(manifest, cache, data.noise_dirs, data.rir_dir, data.cache_dir)
 
 
 def add_window_flags(parser: argparse.ArgumentParser) -> None:
@@ -67,3 +89,31 @@ def add_window_flags(parser: argparse.ArgumentParser) -> None:
 def window_settings(args: argparse.Namespace):
     from detector.scoring import WindowSettings
     return WindowSettings(args.window_s, args.hop_s, args.aggregate)
+
+
+def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the commands that score a manifest's split under conditions (evaluate, ablate)."""
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
+    parser.add_argument("--seed", type=int, default=0, help="seed of the conditions' random parameters")
+    parser.add_argument("--dcf-c-miss", type=float, default=1.0, help="minDCF cost of a miss (bona fide rejected)")
+    parser.add_argument("--dcf-c-fa", type=float, default=10.0, help="minDCF cost of a false alarm (spoof accepted)")
+    parser.add_argument("--dcf-p-spoof", type=float, default=0.05, help="minDCF prior of a spoof trial")
+    add_window_flags(parser)
+    add_bank_flags(parser)
+    add_data_flags(parser, manifest_required=True)
+
+
+def evaluation_options(args: argparse.Namespace, conditions: list[str]):
+    """The :class:`~detector.evaluate.EvaluationOptions` of a scoring command's flags."""
+    from detector.evaluate import EvaluationOptions
+    from detector.launder import expand_conditions
+    from detector.metrics import DetectionCost
+
+    return EvaluationOptions(
+        split=args.split, conditions=expand_conditions(conditions), device=args.device, batch_size=args.batch_size,
+        amp=args.amp, seed=args.seed, cache_dir=args.cache_dir or "", on_error=args.on_error or "fail",
+        noise_dirs=",".join(args.noise_dir or []), rir_dir=args.rir_dir or "", windows=window_settings(args),
+        cost=DetectionCost(args.dcf_c_miss, args.dcf_c_fa, args.dcf_p_spoof))

@@ -7,7 +7,15 @@ modification time, so the cache is rebuilt exactly when one of them changes and 
 by every later run, evaluation and ablation otherwise.
 
 A cache is built in a temporary folder that is renamed into place when complete: a crash
-or kill never leaves a torn cache, and a damaged one found later is rebuilt.
+or kill never leaves a torn cache, and a damaged one found later is rebuilt. A full disk
+while building is a :class:`~detector.io_utils.WriteError` naming the folder, and leaves
+nothing behind.
+
+Long clips are stored whole, however long: decoding streams them in blocks
+(:func:`~detector.data.audio.iter_decode`) and clips over ``SPILL_SAMPLES`` go to disk as
+they decode, so memory stays bounded by the block size, never by the clip. Training takes
+random crops and evaluation slides windows over the whole clip, both straight from the
+memory-mapped file; the cost of a two-hour clip is its 460 MB (at 16 kHz) of cache disk.
 """
 from __future__ import annotations
 
@@ -24,11 +32,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from detector.data.audio import AudioError, decode
+from detector.data.audio import AudioError, iter_decode
 from detector.data.manifest import Manifest
+from detector.io_utils import WriteError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2            # 2: decoded in blocks (streamed), long clips never held in memory
 PARALLEL_MIN_FILES = 200   # below this, worker start-up costs more than it saves
+SPILL_SAMPLES = 1 << 20    # a clip longer than this (65 s at 16 kHz) is streamed to disk, not held in memory
 
 
 def default_cache_dir() -> Path:
@@ -77,7 +87,7 @@ def cache_key(manifest: Manifest, sample_rate: int, on_error: str) -> str:
         try:
             stat = manifest.audio_path(row).stat()
             digest.update(f"{row.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        except OSError:
+        except (OSError, ValueError):
             digest.update(f"{row.path}\0missing\n".encode())
     return digest.hexdigest()[:24]
 
@@ -117,21 +127,50 @@ def open_cache(folder: Path) -> WaveformCache:
                          lengths=lengths, skipped=index["skipped"], samples=samples)
 
 
-def _decode_one(job: tuple[str, int]) -> np.ndarray | str:
-    """Worker: decoded samples, or the error message for a bad clip."""
-    path, sample_rate = job
+def _decode_one(job: tuple[str, int, str]) -> np.ndarray | str | tuple[str, int]:
+    """Worker: decoded samples, or the error message for a bad clip.
+
+    Blocks are kept in memory up to ``SPILL_SAMPLES``; a longer clip is streamed into the file
+    ``spill`` instead and ``(spill, length)`` comes back, so neither this process nor the parent
+    ever holds a long clip in memory (two hours are 460 MB at 16 kHz).
+    """
+    path, sample_rate, spill = job
+    blocks, length, handle = [], 0, None
     try:
-        return decode(path, sample_rate)
-    except AudioError as error:
-        return str(error)
+        for block in iter_decode(path, sample_rate):
+            length += block.shape[0]
+            if handle is None and length > SPILL_SAMPLES:
+                handle = open(spill, "wb")
+                for earlier in blocks:
+                    handle.write(earlier.tobytes())
+                blocks = []
+            if handle is None:
+                blocks.append(block)
+            else:
+                handle.write(block.tobytes())
+    except BaseException as error:
+        if handle is not None:
+            handle.close()
+            Path(spill).unlink(missing_ok=True)
+        if isinstance(error, AudioError):
+            return str(error)
+        raise
+    if handle is not None:
+        handle.close()
+        return spill, length
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
            workers: int | None) -> WaveformCache:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        offsets, lengths, problems = _decode_all(manifest, sample_rate, staging / "samples.f32", workers)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    except OSError as error:
+        raise WriteError(error.errno, f"{folder.parent}: cannot create the waveform cache folder "
+                                      f"({_strerror(error)}); pass --cache-dir or set $DETECTOR_CACHE") from error
+    try:
+        offsets, lengths, problems = _decode_all(manifest, sample_rate, staging, workers)
         if problems and on_error == "fail":
             raise BadRowsError(manifest.path, problems)
         index = {"version": CACHE_VERSION, "sample_rate": sample_rate, "manifest": str(manifest.path),
@@ -145,6 +184,12 @@ def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
         except OSError:
             if not (folder / "index.json").exists():   # not a concurrent builder that won the race
                 raise
+    except WriteError:
+        raise
+    except OSError as error:   # disk full, quota, read-only file system: name it and leave nothing behind
+        raise WriteError(error.errno, f"{folder}: cannot write the waveform cache ({_strerror(error)}); "
+                                      "nothing was left behind; free space or pass --cache-dir on a "
+                                      "bigger disk") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     cache = open_cache(folder)
@@ -154,24 +199,24 @@ def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
     return cache
 
 
-def _decode_all(manifest: Manifest, sample_rate: int, data_path: Path,
+def _decode_all(manifest: Manifest, sample_rate: int, staging: Path,
                 workers: int | None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """Decode every row in order, appending samples to ``data_path`` as they arrive."""
-    jobs = [(str(manifest.audio_path(row)), sample_rate) for row in manifest.rows]
+    """Decode every row in order, appending samples to ``staging/samples.f32`` as they arrive."""
+    jobs = [(str(manifest.audio_path(row)), sample_rate, str(staging / f"spill-{i}.f32"))
+            for i, row in enumerate(manifest.rows)]
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     offsets = np.full(len(jobs), -1, dtype=np.int64)
     lengths = np.zeros(len(jobs), dtype=np.int64)
     problems = []
     progress = dict(total=len(jobs), desc="decoding into cache", unit="clip", leave=False)
-    with open(data_path, "wb") as handle:
+    with open(staging / "samples.f32", "wb") as handle:
         if workers > 1 and len(jobs) >= PARALLEL_MIN_FILES:
             # spawn, not fork: forking a process that has started torch's thread pools can hang.
             with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
                 results = tqdm(pool.map(_decode_one, jobs, chunksize=16), **progress)
                 _append(results, manifest, handle, offsets, lengths, problems)
         else:
-            _append(tqdm(map(_decode_one, jobs), **progress), manifest, handle,
-                               offsets, lengths, problems)
+            _append(tqdm(map(_decode_one, jobs), **progress), manifest, handle, offsets, lengths, problems)
         handle.flush()
         os.fsync(handle.fileno())
     return offsets, lengths, problems
@@ -184,6 +229,17 @@ def _append(results, manifest: Manifest, handle, offsets, lengths, problems) -> 
             row = manifest.rows[index]
             problems.append({"path": row.path, "line": row.line, "error": result})
             continue
-        handle.write(result.tobytes())
-        offsets[index], lengths[index] = position, result.shape[0]
-        position += result.shape[0]
+        if isinstance(result, tuple):   # a long clip, streamed to a spill file by the worker
+            spill, length = result
+            with open(spill, "rb") as source:
+                shutil.copyfileobj(source, handle, 1 << 22)
+            os.unlink(spill)
+        else:
+            handle.write(result.tobytes())
+            length = result.shape[0]
+        offsets[index], lengths[index] = position, length
+        position += length
+
+
+def _strerror(error: OSError) -> str:
+    return (error.strerror or str(error)).lower() if error.errno else str(error)

@@ -21,15 +21,20 @@ class CropDataset(Dataset):
     """One crop of ``crop_samples`` per clip of the chosen manifest rows.
 
     Training crops start at a random offset drawn from a NumPy generator seeded by
-    ``(seed, epoch, row)``, so a resumed run and any number of workers see the same crops.
-    Evaluation crops are the centre of the clip.
+    ``(seed, epoch, row, copy)``, so a resumed run and any number of workers see the same
+    crops. A row with a ``repeat`` column (written by ``prepare --balance oversample``) gives
+    that many training items, each with its own crop. Evaluation crops are the centre of the
+    clip, one per row.
     """
 
     def __init__(self, cache: WaveformCache, manifest: Manifest, rows: list[int], crop_samples: int,
                  random_crop: bool, seed: int = 0):
         usable = [r for r in rows if cache.offsets[r] >= 0]
-        self.cache, self.rows, self.crop_samples = cache, usable, crop_samples
-        self.targets = [manifest.rows[r].target for r in usable]
+        copies = [_repeat_count(manifest, r) if random_crop else 1 for r in usable]
+        self.rows = [r for r, n in zip(usable, copies) for _ in range(n)]
+        self.copy = [c for n in copies for c in range(n)]
+        self.cache, self.crop_samples = cache, crop_samples
+        self.targets = [manifest.rows[r].target for r in self.rows]
         self.random_crop, self.seed, self.epoch = random_crop, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -43,11 +48,19 @@ class CropDataset(Dataset):
         wave = self.cache.waveform(row)
         spare = max(wave.shape[0] - self.crop_samples, 0)
         if self.random_crop:
-            start = int(np.random.default_rng((self.seed, self.epoch, row)).integers(0, spare + 1))
+            rng = np.random.default_rng((self.seed, self.epoch, row, self.copy[k]))
+            start = int(rng.integers(0, spare + 1))
         else:
             start = spare // 2
         crop = crop_or_repeat(wave, self.crop_samples, start)
         return torch.from_numpy(np.array(crop, dtype=np.float32))[None], self.targets[k]
+
+
+def _repeat_count(manifest: Manifest, row: int) -> int:
+    text = manifest.rows[row].extra.get("repeat") or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{manifest.path}:{manifest.rows[row].line}: repeat {text!r} must be a whole number >= 1")
+    return int(text)
 
 
 def window_starts(length: int, window: int, hop: int) -> np.ndarray:
@@ -73,7 +86,7 @@ class WindowDataset(Dataset):
     def __init__(self, cache: WaveformCache, manifest: Manifest, rows: list[int], window: int, hop: int):
         if window <= 0 or hop <= 0:
             raise ValueError(f"window and hop must be positive samples, got {window} and {hop}")
-        self.cache, self.window = cache, window
+        self.cache, self.window, self.hop = cache, window, hop
         self.rows = [r for r in rows if cache.offsets[r] >= 0]
         self.targets = [manifest.rows[r].target for r in self.rows]
         starts = [window_starts(int(cache.lengths[r]), window, hop) for r in self.rows]

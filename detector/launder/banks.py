@@ -301,3 +301,14 @@ class LaunderBanks:
             rirs = [r[: int(MAX_RIR_S * sample_rate)] for r in read_folder(self.rir_dir, sample_rate, "RIR")]
             self._rirs[key] = rirs
         return RirBank(self._rirs[key], [float("nan")] * len(self._rirs[key]))
+
+
+def corpus_banks(manifest, cache, noise_dirs: str = "", rir_dir: str = "", cache_dir: str = "") -> LaunderBanks:
+    """The banks every command uses: babble from ``manifest``'s corpus, plus the user's folders.
+
+    ``noise_dirs`` is ``"TYPE=PATH,TYPE=PATH"`` (the joined ``--noise-dir`` flags); simulated
+    impulse responses are cached under ``cache_dir/rirs`` (default: the detector cache).
+    """
+    items = [item for item in noise_dirs.split(",") if item.strip()]
+    return LaunderBanks.from_corpus(manifest, cache, noise_dirs=LaunderBanks.parse_noise_dirs(items),
+                                    rir_dir=rir_dir or None, cache_dir=Path(cache_dir) / "rirs" if cache_dir else None)

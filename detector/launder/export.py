@@ -40,12 +40,6 @@ def launder_clip(attack, wave: np.ndarray, seed: int, row: int) -> np.ndarray:
     return attack(batch, generator)[0, 0].numpy()
 
 
-def banks_for(manifest, cache, noise_dirs=(), rir_dir: str | None = None) -> LaunderBanks:
-    """The banks the CLI uses: babble from ``manifest``'s corpus, plus the user's folders."""
-    return LaunderBanks.from_corpus(manifest, cache, noise_dirs=LaunderBanks.parse_noise_dirs(noise_dirs),
-                                    rir_dir=rir_dir or None)
-
-
 def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: int = 0,
            banks: LaunderBanks | None = None, progress: bool = True) -> dict:
     """Write ``out_dir/<condition>/<utt>.flac`` for every row and condition, plus protocol.csv and manifest.csv.

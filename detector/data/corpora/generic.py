@@ -8,6 +8,7 @@ from pathlib import Path
 
 from detector.data.corpora.common import (BONAFIDE_WORDS, SPOOF_WORDS, audio_files, check_unique,
                                           normalise_label, normalise_split, posix_relative, system_for)
+from detector.data.manifest import escapes_root
 
 
 def folder(root: Path) -> list[dict]:
@@ -44,15 +45,32 @@ def folder_corpus(root: str | Path, manifest_path: str | Path, ratios: tuple[flo
 
 
 def rebase(rows: list[dict], root: Path, manifest_path: str | Path) -> list[dict]:
-    """Turn root-relative paths into manifest-relative ones (one ``relpath``, not one per row)."""
-    prefix = Path(os.path.relpath(Path(root).resolve(), Path(manifest_path).resolve().parent)).as_posix()
-    prefix = "" if prefix == "." else prefix + "/"
-    manifest_dir = Path(manifest_path).resolve().parent
+    """Turn root-relative paths into the manifest's: relative when the file lies under the
+    manifest's folder, absolute otherwise, so a manifest never reaches out with ``../``
+    (:func:`~detector.data.manifest.read_manifest` refuses that without ``--allow-outside-root``).
+
+    Absolute paths in ``rows`` get the same treatment. The common case costs one ``relpath``
+    for the root, not one per row.
+    """
+    manifest_dir = os.path.abspath(Path(manifest_path).parent)
+    root = os.path.abspath(root)
+    under = _under(root, manifest_dir)
+    base = Path(root).as_posix().rstrip("/") + "/" if under is None else ("" if under == "." else under + "/")
     for row in rows:
         path = row["path"]
-        row["path"] = (Path(os.path.relpath(path, manifest_dir)).as_posix() if os.path.isabs(path)
-                       else prefix + path)
+        if os.path.isabs(path) or escapes_root(path):
+            full = os.path.abspath(os.path.join(root, path))
+            inside = _under(full, manifest_dir)
+            row["path"] = Path(full).as_posix() if inside is None else inside
+        else:
+            row["path"] = base + path
     return rows
+
+
+def _under(path: str, folder: str) -> str | None:
+    """``path`` relative to ``folder`` (POSIX) when it lies under it, else None."""
+    relative = Path(os.path.relpath(path, folder)).as_posix()
+    return None if escapes_root(relative) else relative
 
 
 CSV_FIELDS = ("path", "label", "speaker", "system", "split", "condition")

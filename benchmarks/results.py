@@ -1,0 +1,135 @@
+"""Where benchmark numbers go: ``benchmarks/results.csv`` (raw, one row per number) and ``benchmarks/RESULTS.md``.
+
+The CSV is the record; ``RESULTS.md`` is re-rendered from it after every run, one
+section per benchmark with a short explanation of what its rows measure, rows
+oldest first. Every row carries the date, the device name and the torch version.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).parent
+COLUMNS = ("date", "benchmark", "stage", "device", "torch", "batch_size", "crop_s", "value", "unit", "notes")
+
+# One paragraph per benchmark, shown above its table in RESULTS.md.
+SECTIONS: dict[str, str] = {
+    "study": (
+        "The robustness study end to end: N source clips (4 s, 16 kHz FLAC on disk) x (clean + 29 study "
+        "conditions) turned into model-ready batches. *ours*: decode once into the memory-mapped waveform "
+        "cache, build the noise/RIR banks, launder each batch of 32 on the device (MP3 via libsndfile in "
+        "memory, cached per clip and condition with `derived_cache`), log-mel -> `(32, 1, 80, 401)`. "
+        "*baseline*: `benchmarks/seed_style_baseline.py`, the research workflow: per clip and condition read "
+        "a file, launder (pyroomacoustics room per clip, NumPy noise, scipy, `ffmpeg` MP3), write a WAV, "
+        "render a 3000x1500 PNG with librosa/matplotlib, then read every PNG back (PIL, resize 224, "
+        "ImageNet normalise) into batches of 32. Rows: seconds for N clips, seconds per source clip, the "
+        "speed-up ratio (baseline/ours, same run), bytes written to disk, peak RSS of the process; "
+        "`-no-mp3` rows leave out the 6 MP3 conditions on both sides; `@1000` rows are linear "
+        "extrapolations to 1,000 clips (fixed set-up cost counted once)."),
+    "epoch": (
+        "The per-epoch input pipeline, clips/s: *ours* = waveform cache -> random 4 s crop -> default "
+        "training laundering chain -> log-mel, batches of 32 on the device; *png* = reading the baseline's "
+        "spectrogram PNGs back with a 2-worker DataLoader (PIL open, RGB, resize 224, ToTensor, "
+        "Normalize), batches of 32. The ratio is ours/png."),
+    "attacks": (
+        "Laundering throughput per condition (and per family: the median over its conditions), clips/s on "
+        "one `(32, 1, 64000)` batch (4 s clips): device attacks batched with sampled parameters; MP3 per "
+        "clip through libsndfile in memory (what `derived_cache` pays once per clip)."),
+    "frontend": (
+        "Log-mel front-end (`LogMel`, n_fft 512, hop 160, 80 mels, per-example normalisation), clips/s on "
+        "`(32, 1, 64000)`, torchaudio vs nnAudio backends."),
+    "train": (
+        "One ResNet-18 training step (forward, backward, AdamW) on 4 s clips, clips/s: *model-only* feeds "
+        "precomputed log-mels, *full* = laundering chain + log-mel + model (the on-the-fly overhead is "
+        "their difference); fp32 vs AMP (bf16 on the CPU, fp16/bf16 on CUDA), NCHW vs channels_last, eager "
+        "vs `torch.compile` (compile time reported separately, in s)."),
+    "scaling": (
+        "Laundering chain + log-mel throughput (clips/s) as the batch size grows (4 s clips) and as the "
+        "clip length grows (batch 32); linear cost shows as flat clips/s (batch) or clips/s x length "
+        "constant (length)."),
+    "memory": (
+        "Peak resident memory (RSS) of our study run at two corpus sizes: the waveform cache is a memmap, "
+        "so RAM should not grow with the corpus."),
+    "pipeline": "`python -m benchmarks.pipeline`: loader alone, + laundering + log-mel, + training step (AMP).",
+    "launder": (
+        "`python -m benchmarks.launder`: each laundering family batched vs a per-clip NumPy/SciPy "
+        "implementation on in-memory clips (no file I/O on either side)."),
+    "prepare": "`python -m benchmarks.prepare`: `detector prepare` stages on synthetic protocols and files.",
+}
+
+
+def record(results: dict[str, float], device: str, args=None, benchmark: str = "pipeline",
+           unit: str | dict[str, str] = "clips/s", notes: str | dict[str, str] = "",
+           folder: Path = HERE) -> list[dict]:
+    """Append one row per ``results`` entry (stage -> value) to the CSV and re-render RESULTS.md.
+
+    Args:
+        results: stage name -> number.
+        device: the device's name (see ``benchmarks.pipeline.device_name``).
+        args: parsed arguments; ``batch_size`` and ``crop_s`` are taken from it when present.
+        benchmark: the section the rows belong to (a key of ``SECTIONS``, or a new one).
+        unit, notes: one for all rows, or per stage.
+    """
+    date = datetime.date.today().isoformat()
+    rows = []
+    for stage, value in results.items():
+        rows.append({
+            "date": date, "benchmark": benchmark, "stage": stage, "device": device, "torch": torch.__version__,
+            "batch_size": getattr(args, "batch_size", ""), "crop_s": getattr(args, "crop_s", ""),
+            "value": _format(value), "unit": unit.get(stage, "") if isinstance(unit, dict) else unit,
+            "notes": notes.get(stage, "") if isinstance(notes, dict) else notes,
+        })
+    raw = folder / "results.csv"
+    existing = read_rows(raw)
+    with raw.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        writer.writerows(existing + rows)
+    render(existing + rows, folder / "RESULTS.md")
+    return rows
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of ``results.csv``; rows in the older layout (``clips_per_s``) are converted."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        if "clips_per_s" in row:   # first layout: benchmark 'pipeline' held the launder rows too
+            row["value"], row["unit"] = row.pop("clips_per_s"), "clips/s"
+            if row["stage"].startswith("launder "):
+                row["benchmark"] = "launder"
+        out.append({key: row.get(key, "") or "" for key in COLUMNS})
+    return out
+
+
+def render(rows: list[dict], path: Path) -> None:
+    lines = ["# Benchmark results", "",
+             "Written by `benchmarks/results.py` from `results.csv` (the raw record) after every run; "
+             "one section per benchmark, oldest rows first. How to run them: `benchmarks/README.md`. "
+             "Timings on a shared 2-core CPU are noisy; each number is a median of repeats.", ""]
+    order = list(SECTIONS) + sorted({r["benchmark"] for r in rows} - set(SECTIONS))
+    for name in order:
+        chosen = [r for r in rows if r["benchmark"] == name]
+        if not chosen:
+            continue
+        lines += [f"## {name}", "", SECTIONS.get(name, ""), "",
+                  "| date | stage | value | unit | device | torch | batch | crop (s) | notes |",
+                  "|---|---|---:|---|---|---|---|---|---|"]
+        for r in chosen:
+            lines.append("| " + " | ".join(str(r[k]).replace("|", "\\|") for k in
+                                             ("date", "stage", "value", "unit", "device", "torch", "batch_size",
+                                              "crop_s", "notes")) + " |")
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)

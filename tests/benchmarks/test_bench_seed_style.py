@@ -1,0 +1,73 @@
+"""The seed-style baseline re-creates the PNG workflow faithfully: file in, file out, images of the stated size."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from benchmarks import seed_style_baseline as base
+
+SR = 16000
+
+
+@pytest.fixture()
+def clip(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    wave = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(SR)).astype(np.float32)
+    path = tmp_path / "clip.flac"
+    soundfile.write(path, wave, SR)
+    return path
+
+
+def test_png_is_10x5_inches_at_300_dpi(clip, tmp_path):
+    pytest.importorskip("librosa")
+    from PIL import Image
+
+    target = tmp_path / "clip.png"
+    base.spectrogram_png(clip, target)
+    with Image.open(target) as image:
+        assert image.size == base.PNG_SIZE == (3000, 1500)
+
+
+def test_png_loader_gives_imagenet_normalised_224_tensors(clip, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "x.png"
+    Image.fromarray(np.full((150, 300, 4), 128, dtype=np.uint8)).save(path)
+    image, label = base.PngDataset([path], [1])[0]
+    assert image.shape == (3, 224, 224) and label == 1
+    expected = (128 / 255 - np.array(base.IMAGENET_MEAN)) / np.array(base.IMAGENET_STD)
+    np.testing.assert_allclose(image.mean(dim=(1, 2)).numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("condition", ["clean", "reverb:rt60=0.3", "noise:white:snr=10..10.5", "resample:8000",
+                                       "lowpass:7000", "mp3:64k"])
+def test_launder_file_writes_a_wav_of_the_input_length(condition, clip, tmp_path):
+    if condition.startswith("mp3") and not base.ffmpeg_available():
+        pytest.skip("the ffmpeg program is not installed")
+    noise_dir = tmp_path / "noise"
+    noise_dir.mkdir()
+    soundfile.write(noise_dir / "white.wav", np.random.default_rng(1).uniform(-0.5, 0.5, 3 * SR), SR)
+    target = tmp_path / "out.wav"
+    base.launder_file(condition, clip, target, noise_dir, np.random.default_rng(0))
+    out, rate = soundfile.read(target, dtype="float32")
+    assert rate == SR and abs(len(out) - SR) <= (1200 if condition.startswith("mp3") else 0)
+    assert np.isfinite(out).all() and np.abs(out).max() <= 1.0 and np.abs(out).max() > 0
+
+
+def test_noise_is_mixed_at_the_drawn_snr(clip, tmp_path):
+    noise_dir = tmp_path / "noise"
+    noise_dir.mkdir()
+    soundfile.write(noise_dir / "white.wav", np.random.default_rng(1).uniform(-0.5, 0.5, 3 * SR), SR)
+    target = tmp_path / "out.wav"
+    base.noise_file(clip, target, noise_dir / "white.wav", 10.0, np.random.default_rng(0))
+    clean, _ = soundfile.read(clip, dtype="float64")
+    noisy, _ = soundfile.read(target, dtype="float64")
+    snr = 10 * np.log10(np.mean(clean ** 2) / np.mean((noisy - clean) ** 2))
+    assert snr == pytest.approx(10.0, abs=0.1)   # 16-bit WAV quantisation
+
+
+def test_unknown_condition_is_refused(clip, tmp_path):
+    with pytest.raises(ValueError, match="no file-based version"):
+        base.launder_file("mulaw", clip, tmp_path / "x.wav", tmp_path, np.random.default_rng(0))
