@@ -25,7 +25,7 @@ from detector.config import Config
 from detector.data import CropDataset, load_corpus, make_loader
 from detector.data.loader import to_device
 from detector.demo import demo_manifest
-from detector.launder import LaunderChain
+from detector.launder import LaunderBanks, LaunderChain
 from detector.model import Detector
 from detector.runtime import Precision, device_generator, resolve_device
 
@@ -87,7 +87,9 @@ def main() -> None:
         return [batch for _, batch in zip(range(args.batches), loader)]
 
     model = Detector(config.data.sample_rate, config.features, config.model).to(device)
-    launder = LaunderChain.from_spec(config.train.launder, config.data.sample_rate).to(device)
+    # The chain may name corpus noises (babble, cafe): build its banks from this corpus.
+    banks = LaunderBanks.from_corpus(manifest, cache)
+    launder = LaunderChain.from_spec(config.train.launder, config.data.sample_rate, banks).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
     generator = device_generator(device, 0)

@@ -19,6 +19,7 @@ stays on the CPU, as it is written).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -67,7 +68,9 @@ def speech_batch(batch: int, seconds: float, device: torch.device) -> torch.Tens
     return torch.from_numpy(np.stack(clips).astype(np.float32))[:, None].to(device)
 
 
+@functools.lru_cache(maxsize=1)
 def demo_banks():
+    """Laundering banks whose babble comes from the demo corpus (built once per process)."""
     from detector.config import DataConfig
     from detector.data import load_corpus
     from detector.demo import demo_manifest
@@ -81,7 +84,7 @@ def training_chain(device: torch.device, banks=None):
     from detector.config import TrainConfig
     from detector.launder import LaunderChain
 
-    return LaunderChain.from_spec(TrainConfig().launder, SAMPLE_RATE, banks).to(device)
+    return LaunderChain.from_spec(TrainConfig().launder, SAMPLE_RATE, banks or demo_banks()).to(device)
 
 
 # --------------------------------------------------------------------------- suites
@@ -173,18 +176,20 @@ def suite_epoch(args, device) -> None:
     generator = device_generator(device, 0)
     n_batches = max(args.epoch_clips // args.batch_size, 2)
 
-    def ours_epoch() -> int:
+    def ours_epoch(launder) -> int:
         clips = 0
         with torch.inference_mode():
             for _, batch in zip(range(n_batches), make_loader(dataset, args.batch_size, True, device)):
                 wave, _ = to_device(batch, device)
-                features = frontend(chain(wave, generator))
+                features = frontend(launder(wave, generator) if launder is not None else wave)
                 clips += features.shape[0]
         return clips
 
-    ours_epoch()   # warm-up
-    ours = n_batches * args.batch_size / clock(ours_epoch, device, args.repeats, warmup=0)
+    ours_epoch(chain)   # warm-up
+    ours = n_batches * args.batch_size / clock(lambda: ours_epoch(chain), device, args.repeats, warmup=0)
     print(f"  ours (cache -> crop -> launder -> log-mel): {ours:.1f} clips/s", flush=True)
+    plain = n_batches * args.batch_size / clock(lambda: ours_epoch(None), device, args.repeats, warmup=1)
+    print(f"  ours without laundering (cache -> crop -> log-mel): {plain:.1f} clips/s", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         corpus = make_corpus(folder / "corpus", args.png_clips, args.crop_s)
@@ -205,10 +210,14 @@ def suite_epoch(args, device) -> None:
     print(f"  PNG read-back (2 workers): {png:.1f} images/s; render {render:.2f} PNG/s, {size / 1e3:.0f} kB each",
           flush=True)
     results = {"ours cache->crop->launder->logmel": ours, "png read-back (2 workers)": png,
-               "ratio ours/png": ours / png, "png render (for reference)": render, "png size": size / 1e3}
-    units = {"ratio ours/png": "x", "png size": "kB", "png render (for reference)": "PNG/s"}
+               "ratio ours/png": ours / png, "ours cache->crop->logmel (no laundering)": plain,
+               "ratio ours no-laundering/png": plain / png, "png render (for reference)": render,
+               "png size": size / 1e3}
+    units = {"ratio ours/png": "x", "ratio ours no-laundering/png": "x", "png size": "kB",
+             "png render (for reference)": "PNG/s"}
     _report("epoch", results, device, args, {k: units.get(k, "clips/s") for k in results},
-            {"ours cache->crop->launder->logmel": f"{n_batches} batches, default training chain",
+            {"ours cache->crop->launder->logmel": f"{n_batches} batches, default training chain "
+                                                   f"({chain.name})",
              "png read-back (2 workers)": f"{len(pngs)} PNGs, 3000x1500, page cache warm"})
 
 
@@ -428,8 +437,12 @@ def _report(benchmark: str, results: dict, device, args, unit, notes=None) -> No
     for stage, value in results.items():
         u = unit.get(stage, "") if isinstance(unit, dict) else unit
         print(f"  [{benchmark}] {stage:52s} {value:14.4g} {u}")
+    # The 1-minute load average goes into every row: on a shared machine it explains outliers.
+    load = f"load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    notes = notes if isinstance(notes, dict) else {k: notes or "" for k in results}
+    notes = {k: "; ".join(x for x in (notes.get(k, ""), load) if x) for k in results}
     if not getattr(ARGS, "no_write", False):
-        record(results, device_name(device), args, benchmark=benchmark, unit=unit, notes=notes or "")
+        record(results, device_name(device), args, benchmark=benchmark, unit=unit, notes=notes)
 
 
 ARGS = None

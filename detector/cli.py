@@ -11,7 +11,7 @@ from detector.data import AudioError, BadRowsError
 SUBCOMMANDS = ("demo", "prepare", "inspect", "train", "evaluate", "ablate", "predict", "export", "launder", "render")
 # Errors whose message is the whole story for a user; torch reports device problems (no CUDA,
 # out of memory) as RuntimeError.
-USER_ERRORS = (ValueError, FileNotFoundError, CheckpointError, AudioError, BadRowsError, RuntimeError)
+USER_ERRORS = (ValueError, OSError, CheckpointError, AudioError, BadRowsError, RuntimeError)
 
 
 def _module(name: str):

@@ -34,6 +34,7 @@ class EvaluationOptions:
     on_error: str = "fail"
     noise_dirs: str = ""             # "TYPE=PATH,...": real noise recordings for noise conditions
     rir_dir: str = ""                # measured impulse responses for reverb:model=measured
+    allow_outside_root: bool = False # manifest paths may climb out of its folder with ../
     windows: WindowSettings = field(default_factory=WindowSettings)
     cost: DetectionCost = field(default_factory=DetectionCost)
 
@@ -90,6 +91,7 @@ def open_split(config: Config, manifest: str | Path, options: EvaluationOptions,
     data = config.data
     data.manifest, data.cache_dir, data.on_error = str(manifest), options.cache_dir, options.on_error
     data.noise_dirs, data.rir_dir = options.noise_dirs, options.rir_dir
+    data.allow_outside_root = options.allow_outside_root
     return ScoringSplit(data, options.split, options.windows, options.batch_size, device)
 
 

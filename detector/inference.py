@@ -63,27 +63,27 @@ class LoadedDetector:
         return self._predict_many([wave.numpy()], [""])[0]
 
     def predict_files(self, paths: Iterable[str | Path], on_error: str = "fail", progress: bool = True,
-                      files_per_chunk: int = 64) -> tuple[list[Prediction], list[tuple[str, str]]]:
+                      samples_per_chunk: int = 16000 * 600) -> tuple[list[Prediction], list[tuple[str, str]]]:
         """Score audio files; returns the predictions and the ``(path, error)`` of skipped files.
 
-        Files are decoded and scored ``files_per_chunk`` at a time, so memory stays bounded
-        however many files there are, while windows of several files share each batch.
+        Files are decoded and scored in chunks of about ``samples_per_chunk`` decoded samples
+        (10 minutes of audio by default), so memory stays bounded however many files there
+        are, while the windows of several short files share each batch.
         """
         paths = [str(path) for path in paths]
-        predictions, skipped = [], []
-        for first in tqdm(range(0, len(paths), files_per_chunk), desc="predicting", unit="chunk",
-                          disable=not progress or len(paths) <= files_per_chunk):
-            waves, names = [], []
-            for path in paths[first:first + files_per_chunk]:
-                try:
-                    waves.append(decode(path, self.sample_rate))
-                    names.append(path)
-                except AudioError as error:   # the message names the file and the problem
-                    if on_error == "fail":
-                        raise
-                    skipped.append((path, str(error)))
-            predictions += self._predict_many(waves, names)
-        return predictions, skipped
+        predictions, skipped, waves, names = [], [], [], []
+        for path in tqdm(paths, desc="predicting", unit="file", disable=not progress or len(paths) < 2):
+            try:
+                waves.append(decode(path, self.sample_rate))
+                names.append(path)
+            except AudioError as error:   # the message names the file and the problem
+                if on_error == "fail":
+                    raise
+                skipped.append((path, str(error)))
+            if sum(len(w) for w in waves) >= samples_per_chunk:
+                predictions += self._predict_many(waves, names)
+                waves, names = [], []
+        return predictions + self._predict_many(waves, names), skipped
 
     @torch.no_grad()
     def _predict_many(self, waves: list[np.ndarray], names: list[str]) -> list[Prediction]:

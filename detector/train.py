@@ -240,19 +240,9 @@ def _train_one_epoch(network, loader, launder, generator, optimizer, scheduler, 
         if batch is None:
             break
         wave, target = to_device(batch, device)
-        with torch.no_grad():
-            wave = launder(wave, generator)
-        with precision.autocast():
-            loss = torch.nn.functional.cross_entropy(network(wave), target)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        finite = torch.isfinite(loss.detach()).float()
-        if context.enabled:
-            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-        if bool(finite):   # one host sync per step; the fp16 GradScaler step syncs as well
-            scaler.step(optimizer)
-            scaler.update()
-            position.loss_sum += float(loss.detach())
+        loss, applied = train_step(network, wave, target, launder, generator, optimizer, scaler, precision, context)
+        if applied:
+            position.loss_sum += float(loss)
             consecutive = 0
         else:
             position.nonfinite_steps += 1
@@ -264,8 +254,32 @@ def _train_one_epoch(network, loader, launder, generator, optimizer, scheduler, 
         scheduler.step()
         position.step += 1
         progress.update()
-        progress.set_postfix(loss=f"{float(loss.detach()):.4f}", skipped=position.nonfinite_steps)
+        progress.set_postfix(loss=f"{float(loss):.4f}", skipped=position.nonfinite_steps)
     progress.close()
+
+
+def train_step(network: torch.nn.Module, wave: torch.Tensor, target: torch.Tensor, launder: torch.nn.Module,
+               generator: torch.Generator, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               precision: Precision, context: Distributed = Distributed()) -> tuple[torch.Tensor, bool]:
+    """One optimisation step on a device batch ``(batch, 1, time)``: launder, forward, backward, update.
+
+    Returns the detached loss and whether the update was applied: a NaN/infinite loss on any
+    rank skips it on all ranks (one host sync per step; the fp16 GradScaler syncs as well).
+    """
+    with torch.no_grad():
+        wave = launder(wave, generator)
+    with precision.autocast():
+        loss = torch.nn.functional.cross_entropy(network(wave), target)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    finite = torch.isfinite(loss.detach()).float()
+    if context.enabled:
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    applied = bool(finite)
+    if applied:
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach(), applied
 
 
 def _make_deterministic(device: torch.device) -> None:

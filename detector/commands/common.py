@@ -116,4 +116,5 @@ def evaluation_options(args: argparse.Namespace, conditions: list[str]):
         split=args.split, conditions=expand_conditions(conditions), device=args.device, batch_size=args.batch_size,
         amp=args.amp, seed=args.seed, cache_dir=args.cache_dir or "", on_error=args.on_error or "fail",
         noise_dirs=",".join(args.noise_dir or []), rir_dir=args.rir_dir or "", windows=window_settings(args),
+        allow_outside_root=bool(args.allow_outside_root),
         cost=DetectionCost(args.dcf_c_miss, args.dcf_c_fa, args.dcf_p_spoof))

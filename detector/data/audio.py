@@ -28,7 +28,7 @@ BLOCK_SAMPLES = 1 << 16             # samples (all channels together) per block:
 MAX_RESAMPLE_KERNEL = 4_000_000     # weights in the windowed-sinc kernel for a pair of rates
 LOWPASS_FILTER_WIDTH, ROLLOFF = 6, 0.99   # torchaudio.functional.resample's defaults
 # Formats whose header frame count is exact: fewer decoded frames means a truncated file.
-EXACT_LENGTH_FORMATS = {"FLAC", "WAV", "WAVEX", "W64", "RF64", "AIFF", "CAF", "AU", "OGG"}
+EXACT_LENGTH_FORMATS = {"FLAC", "WAV", "WAVEX", "W64", "RF64", "AIFF", "CAF", "AU"}
 
 
 class AudioError(ValueError):

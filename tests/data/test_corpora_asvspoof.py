@@ -89,3 +89,11 @@ def test_paths_are_rebased_onto_the_manifest_folder(tmp_path):
     # the corpus lies outside the manifest's folder: absolute paths, never "../"
     assert all(row["path"].startswith((tmp_path / "data" / "as5" / "flac_").as_posix()) for row in rows)
     assert all((tmp_path / "out" / row["path"]).is_file() for row in rows)
+
+
+def test_protocol_that_is_not_utf8_is_named(tmp_path):
+    from detector.data.corpora.common import read_protocol
+    path = tmp_path / "protocol.txt"
+    path.write_bytes(b"LA_0079 LA_T_1 - - bonafide\n\xff\xfe broken\n")
+    with pytest.raises(ValueError, match=r"protocol\.txt: protocol file is not UTF-8"):
+        read_protocol(path, 5)

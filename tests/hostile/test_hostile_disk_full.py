@@ -68,7 +68,8 @@ def test_checkpoint_write_fails_cleanly_and_keeps_the_old_one(tmp_path, monkeypa
     with pytest.raises(WriteError) as error:
         save_checkpoint(path, {"epoch": 2, "weights": torch.zeros(100_000)})
     assert error.value.errno == errno.ENOSPC
-    assert str(error.value) == f"{path}: cannot write (no space left on device); the previous version, if any, is intact"
+    assert str(error.value) == (f"{path}: cannot write (no space left on device); "
+                                "the previous version, if any, is intact")
     assert path.read_bytes() == before
     assert leftovers(tmp_path) == []
     monkeypatch.undo()
@@ -131,8 +132,6 @@ def test_training_on_a_full_disk_stops_with_the_previous_checkpoint_intact(tmp_p
     assert load_checkpoint(run / "last.pt")["state"]["epoch"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs OSError in detector.cli.USER_ERRORS (proposed); "
-                                       "remove this mark with that change")
 def test_cli_reports_a_full_disk_without_a_traceback(tmp_path, monkeypatch, capsys):
     manifest = _manifest(tmp_path, 8)
     fill_disk(monkeypatch, tmp_path / "run", budget=10)   # the first write into the run folder fails

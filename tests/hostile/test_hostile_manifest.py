@@ -63,8 +63,9 @@ def test_a_folder_or_a_missing_file_as_manifest(tmp_path):
 
 def test_bom_crlf_non_ascii_spaces_and_absolute_paths_are_read(tmp_path):
     elsewhere = tmp_path / "elsewhere" / "x.wav"
-    text = ("\ufeff" + HEADER + "dönüş/音声 1.wav,bonafide,s,-,train\r\n\r\n"
-            f"{elsewhere},spoof,s,A1,test\r\nsub/../inside.wav,spoof,s,A1,val\r\n").replace("\n", "\r\n").replace("\r\r", "\r")
+    lines = [HEADER.strip(), "dönüş/音声 1.wav,bonafide,s,-,train", "", f"{elsewhere},spoof,s,A1,test",
+             "sub/../inside.wav,spoof,s,A1,val"]
+    text = "\ufeff" + "\r\n".join(lines) + "\r\n"
     manifest = read_manifest(write(tmp_path / "m" / "m.csv", text))
     assert [r.path for r in manifest.rows] == ["dönüş/音声 1.wav", str(elsewhere), "sub/../inside.wav"]
     assert [r.line for r in manifest.rows] == [2, 4, 5]

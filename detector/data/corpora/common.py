@@ -37,8 +37,11 @@ def read_protocol(path: Path, fields: int | tuple[int, ...], header_starts: str 
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: protocol file not found") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: protocol file is not UTF-8 text ({error})") from None
     out = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split("\n"), not splitlines(): form feeds or U+2028 inside a line must not shift line numbers.
+    for number, line in enumerate(text.split("\n"), start=1):
         parts = line.split()
         if not parts:
             continue
