@@ -98,6 +98,9 @@ def resample_file(source: Path, target: Path, rate_hz: int) -> None:
 
 def mp3_file(source: Path, target: Path, bitrate_kbps: int) -> None:
     """WAV -> MP3 -> WAV through the ``ffmpeg`` program (libmp3lame, CBR), one process per direction."""
+    if not ffmpeg_available():
+        raise FileNotFoundError("the seed-style baseline's MP3 conditions need the ffmpeg program "
+                                "(Debian: apt-get install ffmpeg)")
     coded = target.with_suffix(".mp3")
     run = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     subprocess.run(run + ["-i", str(source), "-codec:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", str(coded)],

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torchaudio
 
 from . import functional as F
 from .noise import NoiseBank
@@ -193,9 +194,10 @@ class ResampleRoundTrip(Attack):
     Params: ``rate_hz`` ``(batch,)`` float; a value that is not one of
     ``rates`` uses the nearest one.
 
-    Every candidate rate is computed on the whole batch and the right one is
-    selected per example with ``torch.where``: ``len(rates)`` times the work of
-    one rate, but no host sync and no data-dependent shapes.
+    On a GPU every candidate rate is computed on the whole batch and the right
+    one is selected per example with ``torch.where``: ``len(rates)`` times the
+    work of one rate, but no host sync and no data-dependent shapes. On a CPU
+    each rate runs only on its own examples.
 
     Args:
         rates: candidate intermediate rates in Hz.
@@ -212,15 +214,32 @@ class ResampleRoundTrip(Attack):
         self.rates = rates
         self.rate_hz = Choice(rates)
         self.register_buffer("candidates", torch.tensor(rates, dtype=torch.float32), persistent=False)
+        # The sinc kernels are built once, as buffers that follow the module to its device
+        # (torchaudio.functional.resample rebuilds them on every call).
+        self.legs = torch.nn.ModuleList(
+            torch.nn.Sequential(torchaudio.transforms.Resample(sample_rate, rate, **F.RESAMPLE_FILTER),
+                                torchaudio.transforms.Resample(rate, sample_rate, **F.RESAMPLE_FILTER))
+            for rate in rates)
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
         return {"rate_hz": self.rate_hz.sample(batch, generator)}
 
+    def _round_trip(self, k: int, wave: torch.Tensor) -> torch.Tensor:
+        """``F.resample_round_trip(wave, sample_rate, rates[k])`` with the prebuilt kernels."""
+        return self.legs[k](wave)[..., : wave.shape[-1]]
+
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
-        nearest = (params["rate_hz"].unsqueeze(1) - self.candidates).abs().argmin(dim=1).view(-1, 1, 1)
+        nearest = (params["rate_hz"].unsqueeze(1) - self.candidates).abs().argmin(dim=1)
+        if wave.device.type == "cpu":   # no device queue: run each rate only on its own examples
+            out = torch.empty_like(wave)
+            for k in range(len(self.rates)):
+                rows = torch.nonzero(nearest == k).flatten()
+                if rows.numel():
+                    out[rows] = self._round_trip(k, wave[rows])
+            return out
         out = wave
-        for k, rate in enumerate(self.rates):
-            out = torch.where(nearest == k, F.resample_round_trip(wave, self.sample_rate, rate), out)
+        for k in range(len(self.rates)):
+            out = torch.where(nearest.view(-1, 1, 1) == k, self._round_trip(k, wave), out)
         return out
 
 

@@ -159,8 +159,10 @@ def test_resample_selects_each_examples_rate_and_snaps_to_nearest_candidate():
     attack = ResampleRoundTrip([8000, 11025], SR)
     wave = _wave(3, 4000)
     out = attack.apply(wave, {"rate_hz": torch.tensor([8000.0, 11025.0, 8100.0])})
+    # The attack's prebuilt kernels (torchaudio.transforms.Resample) are computed in float64, the
+    # functional's per call in float32: they agree to a few 1e-5 (measured 2.5e-5).
     for i, rate in enumerate([8000, 11025, 8000]):
-        torch.testing.assert_close(out[i : i + 1], F.resample_round_trip(wave[i : i + 1], SR, rate), atol=1e-6, rtol=0)
+        torch.testing.assert_close(out[i : i + 1], F.resample_round_trip(wave[i : i + 1], SR, rate), atol=5e-5, rtol=0)
 
 
 def test_parameter_draws_stay_within_their_ranges():

@@ -109,3 +109,15 @@ def test_bad_spec_raises_value_error(spec, message):
 def test_chain_rejects_conditions_at_another_sample_rate():
     with pytest.raises(ValueError, match="not at the chain's 16000 Hz"):
         LaunderChain([parse_condition("resample:4000", sample_rate=8000)], sample_rate=16000)
+
+
+def test_grouped_cpu_path_equals_the_dense_gpu_path():
+    """The CPU computes each condition only on its own examples; the result must not change."""
+    chain = LaunderChain.from_spec(
+        "p=0.9; noise:white|pink:snr=0..20; reverb:rt60=0.2..1.0; resample:8000|11025; lowpass:4000|7000; "
+        "codecsim:step=3..12:cutoff=4000..8000", 16000)
+    wave = 0.3 * torch.randn(24, 1, 8000, generator=torch.Generator().manual_seed(3))
+    params = chain.sample(24, torch.Generator().manual_seed(4))
+    assert len(set(params["choice"][params["apply"]].tolist())) == 5   # every condition is exercised
+    torch.testing.assert_close(chain._transform_grouped(wave, params), chain._transform_dense(wave, params),
+                               atol=1e-5, rtol=0)
