@@ -28,6 +28,7 @@ from detector.demo import demo_manifest
 from detector.launder import LaunderBanks, LaunderChain
 from detector.model import Detector
 from detector.runtime import Precision, device_generator, resolve_device
+from detector.train import train_step
 
 HERE = Path(__file__).parent
 
@@ -104,14 +105,7 @@ def main() -> None:
 
     def stage_c(batch):
         wave, target = to_device(batch, device)
-        with torch.no_grad():
-            wave = launder(wave, generator)
-        with precision.autocast():
-            loss = torch.nn.functional.cross_entropy(model(wave), target)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        train_step(model, wave, target, launder, generator, optimizer, scaler, precision)
 
     batches = load_batches()
     results = {   # (a) re-reads crops from the cache each pass; (b) and (c) reuse loaded batches

@@ -58,6 +58,11 @@ SECTIONS: dict[str, str] = {
         "`python -m benchmarks.launder`: each laundering family batched vs a per-clip NumPy/SciPy "
         "implementation on in-memory clips (no file I/O on either side)."),
     "prepare": "`python -m benchmarks.prepare`: `detector prepare` stages on synthetic protocols and files.",
+    "inference": (
+        "`python -m benchmarks.inference`: the cost of one ablation cell relative to one clean evaluation "
+        "pass over the demo corpus's test split (110 clips, sliding windows, waveform cache already built); "
+        "the MP3 cell's first pass codes every clip into the derived cache, later passes read it. Predict: "
+        "seconds of audio scored per second, decoding the demo corpus's 440 files, and one 600 s clip."),
 }
 
 

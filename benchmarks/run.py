@@ -227,6 +227,7 @@ def _train_step_rate(device, batch: int, seconds: float, amp: str, channels_last
     from detector.config import ModelConfig
     from detector.model import Detector
     from detector.runtime import Precision, device_generator
+    from detector.train import train_step
 
     torch.manual_seed(0)
     model = Detector(SAMPLE_RATE, model=ModelConfig(channels_last=channels_last)).to(device).train()
@@ -245,19 +246,10 @@ def _train_step_rate(device, batch: int, seconds: float, amp: str, channels_last
     forward = model if full else backbone
     if compile_model:
         forward = torch.compile(forward)
+    inputs, launder = (wave, chain) if full else (features, torch.nn.Identity())
 
     def step():
-        if full:
-            with torch.no_grad():
-                inputs = chain(wave, generator)
-        else:
-            inputs = features
-        with precision.autocast():
-            loss = torch.nn.functional.cross_entropy(forward(inputs), target)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        train_step(forward, inputs, target, launder, generator, optimizer, scaler, precision)
 
     synchronise(device)
     mark = time.perf_counter()
