@@ -11,29 +11,16 @@ clip on the host in both). Rows go to ``benchmarks/RESULTS.md`` via
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import scipy.signal
 import torch
 
 from benchmarks.baselines import launder_scipy as base
-from benchmarks.pipeline import device_name, record, synchronise
+from benchmarks.pipeline import device_name, record
+from benchmarks.run import clock
 from detector.launder import STUDY_CONDITIONS, LaunderBanks, parse_condition
 from detector.runtime import resolve_device
-
-
-def clock(fn, device, repeats: int) -> float:
-    fn()   # warm-up
-    times = []
-    for _ in range(repeats):
-        synchronise(device)
-        start = time.perf_counter()
-        fn()
-        synchronise(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
