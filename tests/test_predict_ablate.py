@@ -11,8 +11,6 @@ import torchaudio
 import detector
 from detector.cli import main
 from detector.config import Config
-from detector.data import read_manifest
-from detector.data.audio import decode
 from detector.evaluate import EvaluationOptions
 from detector.scoring import ScoringSplit
 from detector.train import train

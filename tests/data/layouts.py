@@ -115,5 +115,5 @@ def fake_or_real(root: Path, versions=("for-norm", "for-2seconds")) -> Path:
     for version in versions:
         for folder in ("training", "validation", "testing"):
             for kind in ("fake", "real"):
-                audio(root / version / folder / kind / f"file1.wav_16k.wav_norm.wav_mono.wav_silence.wav")
+                audio(root / version / folder / kind / "file1.wav_16k.wav_norm.wav_mono.wav_silence.wav")
     return root

@@ -1,6 +1,5 @@
 """Phase 2 catalogue: study conditions, filters' scipy parity, banks, real codecs, export and render."""
 
-import math
 
 import numpy as np
 import pytest
