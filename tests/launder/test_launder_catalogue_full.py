@@ -170,6 +170,8 @@ def test_derived_cache_codes_each_clip_once_and_keeps_row_numbers(corpus):
     np.testing.assert_allclose(derived.waveform(0), attack.process(np.asarray(cache.waveform(0))), atol=1e-6)
     more = derived_cache(cache, attack, rows=[0, 3, 5])
     assert more.offsets[5] >= 0 and np.array_equal(more.waveform(3), derived.waveform(3))
+    for row in (0, 3, 5):   # clips are coded on parallel threads; each must still be its own clip's coding
+        np.testing.assert_allclose(more.waveform(row), attack.process(np.asarray(cache.waveform(row))), atol=1e-6)
 
 
 def test_launder_and_render_commands_write_files_protocol_and_a_usable_manifest(corpus, tmp_path):
