@@ -25,7 +25,8 @@ from detector.config import Config
 from detector.data import CropDataset, load_corpus, make_loader
 from detector.data.loader import to_device
 from detector.demo import demo_manifest
-from detector.launder import LaunderBanks, LaunderChain
+from detector.launder import LaunderChain
+from detector.launder.banks import corpus_banks
 from detector.model import Detector
 from detector.runtime import Precision, device_generator, resolve_device
 from detector.train import train_step
@@ -89,7 +90,7 @@ def main() -> None:
 
     model = Detector(config.data.sample_rate, config.features, config.model).to(device)
     # The chain may name corpus noises (babble, cafe): build its banks from this corpus.
-    banks = LaunderBanks.from_corpus(manifest, cache)
+    banks = corpus_banks(manifest, cache, config.data.noise_dirs, config.data.rir_dir, config.data.cache_dir)
     launder = LaunderChain.from_spec(config.train.launder, config.data.sample_rate, banks).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)

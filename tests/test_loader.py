@@ -6,7 +6,6 @@ import torch
 from detector.data import CropDataset, load_or_build_cache, make_loader, read_manifest, write_manifest
 from detector.data.corpora import folder_corpus
 from detector.data.loader import crop_or_repeat
-from detector.data.manifest import write_manifest_rows
 
 
 def _dataset(tmp_path, corpus, cache_dir, crop, random_crop, seed=0):
@@ -73,7 +72,7 @@ def test_windows_cover_each_clip_and_aggregate_per_clip(tmp_path, folder_corpus,
 def _oversampled_manifest(tmp_path, corpus, repeat: str):
     rows = folder_corpus(corpus, tmp_path / "m.csv", (1, 0, 0))
     rows[0]["repeat"] = repeat
-    write_manifest_rows(rows, tmp_path / "m.csv")
+    write_manifest(rows, tmp_path / "m.csv")
     return read_manifest(tmp_path / "m.csv")
 
 

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> None:
     from detector.data.balance import balance
     from detector.data.corpora import load_corpus_rows
     from detector.data.corpora.common import check_unique
-    from detector.data.manifest import write_manifest_rows
+    from detector.data.manifest import write_manifest
     from detector.data.splits import parse_split_ratios, resolve_splits
     from detector.data.summary import summary_text
     from detector.data.validate import validate_rows
@@ -111,6 +111,6 @@ def run(args: argparse.Namespace) -> None:
                if bad else ""))
         if not rows:
             raise ValueError("every audio file failed the checks; nothing to write")
-    write_manifest_rows(rows, args.out)
+    write_manifest(rows, args.out)
     print(f"wrote {args.out}: {len(rows)} clips\n")
     print(summary_text(rows, title=str(args.out)))

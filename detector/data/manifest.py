@@ -147,24 +147,15 @@ def escapes_root(relative: str) -> bool:
 
 
 def write_manifest(rows: list[dict[str, str]], path: str | Path) -> None:
-    """Write manifest rows (dicts with at least the required columns) atomically."""
-    columns = list(REQUIRED_COLUMNS) + [c for c in OPTIONAL_COLUMNS if any(c in r for r in rows)]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(Path(path), buffer.getvalue())
+    """Write manifest rows (dicts with at least the required columns) atomically.
 
-
-def write_manifest_rows(rows: list[dict[str, str]], path: str | Path) -> None:
-    """Like :func:`write_manifest`, but also writes every further column the rows carry (e.g.
-    ``level_dbfs``, ``vocoder``, ``repeat``), after the optional ones; keys starting with ``_``
-    are internal and left out. Rows missing a column get an empty cell."""
+    The required columns come first, then the optional ones the rows use, then every further
+    column they carry (e.g. ``level_dbfs``, ``vocoder``, ``repeat``); keys starting with ``_``
+    are internal and left out. Rows missing a column get an empty cell.
+    """
     columns = list(REQUIRED_COLUMNS) + [c for c in OPTIONAL_COLUMNS if any(c in r for r in rows)]
     for row in rows:
-        for key in row:
-            if key not in columns and not key.startswith("_"):
-                columns.append(key)
+        columns += [key for key in row if key not in columns and not key.startswith("_")]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", restval="", lineterminator="\n")
     writer.writeheader()
