@@ -12,7 +12,7 @@ def demo_manifest() -> Path:
     manifest = DEMO_CORPUS / "manifest.csv"
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest}: the demo corpus is missing from this installation; "
-                                "rebuild it with python -m detector.data.demo_build")
+                                "rebuild it with python -m detector.data.corpus_build --preset demo")
     return manifest
 
 

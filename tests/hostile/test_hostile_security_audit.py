@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "detector"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 NETWORK_MODULES = {"socket", "urllib", "urllib3", "requests", "http", "httpx", "aiohttp", "ftplib", "smtplib",
                    "telnetlib", "xmlrpc", "socketserver", "paramiko"}
-SUBPROCESS_ALLOWED = {"data/demo_build.py"}
+SUBPROCESS_ALLOWED = {"data/corpus_build/tools.py"}
 
 
 def _name(node: ast.AST) -> str:
@@ -76,7 +76,7 @@ def test_the_audit_finds_what_it_looks_for():
                      "probe.py:7: torch.load without", "probe.py:8: subprocess with shell=True",
                      "probe.py:9: imports urllib.request"):
         assert any(problem.startswith(expected) for problem in found), (expected, found)
-    assert audit("data/demo_build.py", "import subprocess\nsubprocess.run(['ffmpeg'])\n") == []
+    assert audit("data/corpus_build/tools.py", "import subprocess\nsubprocess.run(['ffmpeg'])\n") == []
     assert audit("x.py", "import torch\ntorch.load('m.pt', map_location='cpu', weights_only=True)\n") == []
 
 

@@ -1,0 +1,176 @@
+"""The corpus builder's planning and clip hygiene (pure Python: no FFmpeg, TTS engine or download)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from detector.data.corpus_build.generators import VOCODERS
+from detector.data.corpus_build.hygiene import (
+    MIN_DURATION_S, PEAK_LIMIT, SAMPLE_RATE, TARGET_LEVEL_DBFS, active_rms, cut_at_pause, set_level, trim_silence)
+from detector.data.corpus_build.plan import candidate_jobs, even_shares, quotas, split_names
+from detector.data.corpus_build.presets import DEMO, LARGE, PRESETS
+from detector.data.corpus_build.sources import Prompt
+
+NAMES = [f"prompt-{i:03d}" for i in range(60)]
+
+
+def fake_prompts(preset, names=NAMES) -> list[Prompt]:
+    """Every source of ``preset`` reading every name (text long enough for TTS), 2-5 s long."""
+    rng = np.random.default_rng(1)
+    return [Prompt(s.speaker, s.lang, name, f"{s.lang} text of {name}, long enough to speak",
+                   Path(f"/decoded/{s.folder}/{name}.wav"), float(rng.uniform(2.0, 5.0)), s.codec)
+            for s in preset.sources for name in names]
+
+
+@pytest.fixture(scope="module")
+def large_plan():
+    prompts = fake_prompts(LARGE)
+    groups = candidate_jobs(LARGE, prompts, split_names(prompts))
+    return prompts, groups, quotas(LARGE, groups)
+
+
+def test_texts_never_cross_splits():
+    prompts = fake_prompts(LARGE)
+    name_split = split_names(prompts)
+    counts = Counter(name_split.values())
+    assert counts == {"train": 36, "val": 9, "test": 15}
+    _, groups = prompts, candidate_jobs(LARGE, prompts, name_split)
+    for (split, *_), jobs in groups.items():
+        assert {name_split[job.name] for job in jobs} <= {split}
+
+
+def test_test_only_speakers_and_systems_stay_in_test(large_plan):
+    _, groups, _ = large_plan
+    for (split, label, *rest), jobs in groups.items():
+        if split == "test":
+            continue
+        assert not any(job.speaker in LARGE.test_only_speakers for job in jobs if job.source is not None)
+        assert label == "bonafide" or rest[0] in LARGE.spoof_systems["train"]
+    unseen = set(LARGE.spoof_systems["test"]) - set(LARGE.spoof_systems["train"])
+    assert unseen == {"festival_hts", "festival_clunits", "piper", "world"}
+    assert all(groups[("test", "spoof", s)] for s in unseen)
+
+
+def test_every_candidate_path_is_unique(large_plan):
+    _, groups, _ = large_plan
+    paths = [job.path for jobs in groups.values() for job in jobs]
+    assert len(paths) == len(set(paths))
+
+
+def test_tts_clips_are_paired_with_the_prompt_they_speak(large_plan):
+    prompts, groups, _ = large_plan
+    tts = [job for jobs in groups.values() for job in jobs if job.label == "spoof" and job.system not in VOCODERS]
+    assert tts
+    for job in tts:
+        # the file name ends with the speaker of the prompt it is paired with
+        [prompt] = [p for p in prompts if (p.lang, p.name) == (job.lang, job.name)
+                    and Path(job.path).stem.endswith("_" + p.speaker)]
+        assert job.codec == prompt.codec and job.text == prompt.text
+        assert job.target_s <= prompt.duration_s
+        assert LARGE.target_duration_s[0] <= job.target_s <= LARGE.target_duration_s[1] or \
+            job.target_s == prompt.duration_s
+
+
+def test_each_voice_speaks_each_text_at_most_once(large_plan):
+    _, groups, _ = large_plan
+    for (split, label, *rest), jobs in groups.items():
+        if label == "spoof" and rest[0] not in VOCODERS:
+            pairs = Counter((job.voice, job.lang, job.name, job.codec) for job in jobs)
+            assert max(pairs.values()) == 1
+            # every voice of the system speaks in this split
+            assert {job.voice for job in jobs} == {v for _, v in LARGE.tts_voices[rest[0]]}
+
+
+def test_vocoded_copies_keep_their_source_channel(large_plan):
+    _, groups, _ = large_plan
+    for (split, label, *rest), jobs in groups.items():
+        if label == "spoof" and rest[0] in VOCODERS:
+            source_channel = {s.speaker + s.lang: s.codec for s in LARGE.sources}
+            assert all(job.codec == source_channel[job.speaker + job.lang] for job in jobs)
+
+
+def test_large_quotas_give_the_ratio_of_spoof_per_bona_fide(large_plan):
+    _, groups, wanted = large_plan
+    for split in ("train", "val", "test"):
+        bonafide = sum(n for (s, label, *_), n in wanted.items() if (s, label) == (split, "bonafide"))
+        spoof = {g: n for g, n in wanted.items() if g[:2] == (split, "spoof")}
+        assert bonafide == sum(len(j) for g, j in groups.items() if g[:2] == (split, "bonafide"))
+        assert sum(spoof.values()) == round(LARGE.spoof_per_bonafide * bonafide)
+        assert all(n <= len(groups[g]) for g, n in spoof.items())
+    channels = Counter(job.codec for jobs in groups.values() for job in jobs if job.label == "bonafide")
+    assert set(channels) == {"g722", "gsm", "pcm8k"}
+
+
+def test_spoof_ratio_is_a_parameter():
+    prompts = fake_prompts(LARGE)
+    preset = dataclasses.replace(LARGE, spoof_per_bonafide=1.0)
+    wanted = quotas(preset, candidate_jobs(preset, prompts, split_names(prompts)))
+    for split in ("train", "val", "test"):
+        per_label = Counter()
+        for (s, label, *_), n in wanted.items():
+            if s == split:
+                per_label[label] += n
+        assert per_label["spoof"] == per_label["bonafide"]
+
+
+def test_demo_preset_keeps_its_fixed_quotas():
+    prompts = fake_prompts(DEMO)
+    wanted = quotas(DEMO, candidate_jobs(DEMO, prompts, split_names(prompts)))
+    assert wanted[("train", "spoof", "espeak")] == DEMO.spoof_quota["train"]["espeak"]
+    assert wanted[("test", "bonafide", "carlo", "it")] == DEMO.bonafide_quota["test"][("carlo", "it")]
+    assert sum(wanted.values()) == 440
+    assert set(PRESETS) == {"demo", "large"}
+
+
+@given(st.integers(0, 500), st.lists(st.integers(0, 200), min_size=1, max_size=9))
+def test_even_shares_is_even_and_within_capacity(total, capacity):
+    shares = even_shares(total, capacity)
+    assert all(0 <= s <= c for s, c in zip(shares, capacity))
+    assert sum(shares) == min(total, sum(capacity))
+    # a group below the largest share is full: nobody could have given it more
+    top = max(shares)
+    assert all(s >= top - 1 or s == c for s, c in zip(shares, capacity))
+
+
+def test_even_shares_fills_small_groups_and_spreads_the_rest():
+    assert even_shares(10, [1, 100, 100]) == [1, 5, 4]
+    assert even_shares(9, [3, 3, 3]) == [3, 3, 3]
+    assert even_shares(7, [100, 100]) == [4, 3]
+
+
+def _tone(seconds: float, amplitude: float) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return amplitude * np.sin(2 * np.pi * 220 * t)
+
+
+def test_trim_silence_keeps_the_speech_and_a_short_pad():
+    speech = _tone(1.0, 0.3)
+    x = np.concatenate([np.zeros(SAMPLE_RATE), speech, np.zeros(SAMPLE_RATE)])
+    y = trim_silence(x)
+    assert 1.0 <= len(y) / SAMPLE_RATE <= 1.0 + 2 * 0.05 + 0.03
+    assert np.abs(y).max() == pytest.approx(0.3, rel=1e-3)
+
+
+def test_cut_at_pause_prefers_a_pause_in_the_last_half_second():
+    x = np.concatenate([_tone(2.2, 0.3), np.zeros(int(0.1 * SAMPLE_RATE)), _tone(1.0, 0.3)])
+    y = cut_at_pause(x, target_s=2.5)
+    assert 2.2 <= len(y) / SAMPLE_RATE <= 2.3
+    assert len(cut_at_pause(_tone(3.0, 0.3), target_s=2.5)) == int(2.5 * SAMPLE_RATE)
+    assert len(cut_at_pause(_tone(1.5, 0.3), target_s=2.5)) == int(1.5 * SAMPLE_RATE)
+    assert MIN_DURATION_S == 2.0
+
+
+def test_set_level_reaches_the_active_rms_and_respects_the_peak():
+    x = np.concatenate([_tone(1.0, 0.01), np.zeros(SAMPLE_RATE)])
+    y = set_level(x, TARGET_LEVEL_DBFS, PEAK_LIMIT)
+    assert 20 * np.log10(active_rms(y)) == pytest.approx(TARGET_LEVEL_DBFS, abs=0.01)
+    spiky = x.copy()
+    spiky[100] = 1.0
+    assert np.abs(set_level(spiky, -3.0, PEAK_LIMIT)).max() == pytest.approx(PEAK_LIMIT)
