@@ -3,7 +3,7 @@
 :func:`summary_text` renders counts per split x label, per split x system, speakers, durations,
 sample rates and levels; :func:`shortcut_warnings` lists leaks (a speaker in two splits) and
 shortcuts (a property other than the speech itself that tells the classes apart: sample rate,
-duration, level), each measured by how well that property alone separates bona fide from
+channel/codec condition, duration, level), each measured by how well that property alone separates bona fide from
 spoof (ROC AUC of the property as a score; 0.5 = useless, 1.0 or 0.0 = a perfect shortcut).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from detector.data.manifest import Manifest
 LABELS = ("bonafide", "spoof")
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "": 3}
 AUC_WARN = 0.80          # |AUC - 0.5| >= 0.30: the property alone is a strong classifier
-RATE_SHARE_WARN = 0.5    # a sample rate's share differs by this much between the classes
+SHARE_WARN = 0.5         # a sample rate's or condition's share differs by this much between the classes
 IMBALANCE_WARN = 3.0
 
 
@@ -35,7 +35,7 @@ def _floats(rows: list[dict], key: str) -> np.ndarray | None:
     return values if values.size else None
 
 
-def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """ROC AUC of ``scores`` for ``positive`` (Mann-Whitney, ties averaged)."""
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
     if not n_pos or not n_neg:
@@ -48,6 +48,32 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
     average = first + (counts - 1) / 2.0 + 1
     ranks[order] = np.repeat(average, counts)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _share_skew(rows: list[dict], key: str, positive: np.ndarray) -> list[str]:
+    """Values of the categorical column ``key`` whose share of bona fide and of spoof clips differ
+    by at least ``SHARE_WARN`` (e.g. ``8000 Hz is 0% of bona fide but 100% of spoof clips``).
+
+    Checked only when every row has a value and both classes are present.
+    """
+    values = [row.get(key, "") for row in rows]
+    if not all(values) or not positive.any() or positive.all():
+        return []
+    array, skewed = np.array(values), []
+    for value in sorted(set(values), key=lambda v: (_number(v) is None, _number(v) or 0.0, v)):
+        bona, spoof = (float(np.mean(array[mask] == value)) for mask in (positive, ~positive))
+        if abs(bona - spoof) >= SHARE_WARN:
+            shown = f"{_number(value):g} Hz" if key == "sample_rate" and _number(value) is not None else value
+            skewed.append(f"{shown} is {bona:.0%} of bona fide but {spoof:.0%} of spoof clips")
+    return skewed
+
+
+def _number(text: str) -> float | None:
+    """``text`` as a float, or None if it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def shortcut_warnings(rows: list[dict]) -> list[str]:
@@ -71,23 +97,19 @@ def shortcut_warnings(rows: list[dict]) -> list[str]:
             warnings.append(f"{name} is imbalanced: bonafide {counts['bonafide']} vs spoof {counts['spoof']} "
                             f"(--balance undersample evens it)")
     positive = np.array([row["label"] == "bonafide" for row in rows])
-    rates = [row.get("sample_rate", "") for row in rows]
-    if all(rates) and positive.any() and (~positive).any():
-        rates_array = np.array(rates)
-        skewed = []
-        for rate in sorted(set(rates), key=float):
-            bona, spoof = (float(np.mean(rates_array[mask] == rate)) for mask in (positive, ~positive))
-            if abs(bona - spoof) >= RATE_SHARE_WARN:
-                skewed.append(f"{float(rate):g} Hz is {bona:.0%} of bona fide but {spoof:.0%} of spoof clips")
+    for key, what, fix in (
+            ("sample_rate", "sample-rate", "resample both classes to one rate, or launder with resampling"),
+            ("condition", "condition", "give both classes the same channels/codecs, or launder with them")):
+        skewed = _share_skew(rows, key, positive)
         if skewed:
-            warnings.append(f"sample-rate shortcut: {'; '.join(skewed)}; a model can learn the rate instead of "
-                            f"the speech (resample both classes to one rate, or launder with resampling)")
+            warnings.append(f"{what} shortcut: {'; '.join(skewed)}; a model can learn the {what} instead of "
+                            f"the speech ({fix})")
     for key, what, fix in (("duration_s", "duration", "crop to a fixed length or trim silence"),
                            ("level_dbfs", "level", "normalise loudness")):
         values = _floats(rows, key)
         if values is None:
             continue
-        auc = _auc(values, positive)
+        auc = roc_auc(values, positive)
         if abs(auc - 0.5) >= AUC_WARN - 0.5:
             medians = {label: float(np.median(values[positive == (label == "bonafide")])) for label in LABELS
                        if (positive == (label == "bonafide")).any()}

@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from detector.data.corpus_build.audit import FEATURES, audit_text, clip_features
 from detector.data.corpus_build.generators import VOCODERS
 from detector.data.corpus_build.hygiene import (
     MIN_DURATION_S, PEAK_LIMIT, SAMPLE_RATE, TARGET_LEVEL_DBFS, active_rms, cut_at_pause, set_level, trim_silence)
 from detector.data.corpus_build.plan import candidate_jobs, even_shares, quotas, split_names
 from detector.data.corpus_build.presets import DEMO, LARGE, PRESETS
 from detector.data.corpus_build.sources import Prompt
+from detector.data.summary import roc_auc
 
 NAMES = [f"prompt-{i:03d}" for i in range(60)]
 
@@ -174,3 +176,46 @@ def test_set_level_reaches_the_active_rms_and_respects_the_peak():
     spiky = x.copy()
     spiky[100] = 1.0
     assert np.abs(set_level(spiky, -3.0, PEAK_LIMIT)).max() == pytest.approx(PEAK_LIMIT)
+
+
+def test_clip_features_measure_duration_level_and_bandwidth():
+    rng = np.random.default_rng(0)
+    noise = 0.1 * rng.standard_normal(2 * SAMPLE_RATE)
+    features = dict(zip(FEATURES, clip_features(noise, SAMPLE_RATE)))
+    assert features["duration_s"] == 2.0
+    assert features["rms_dbfs"] == pytest.approx(-20.0, abs=0.2)
+    assert features["energy_above_4k"] == pytest.approx(0.5, abs=0.02)   # white: half the band
+    assert features["energy_above_7k"] == pytest.approx(1 / 8, abs=0.02)
+    assert features["rolloff95_hz"] == pytest.approx(0.95 * 8000, rel=0.02)
+    tone = dict(zip(FEATURES, clip_features(_tone(1.0, 0.5), SAMPLE_RATE)))
+    assert tone["rolloff95_hz"] == pytest.approx(220, abs=5) and tone["peak"] == pytest.approx(0.5, rel=1e-3)
+
+
+def test_roc_auc_matches_scikit_learn():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.standard_normal(300), 1)   # rounded: many ties
+    positive = rng.random(300) < 0.4
+    assert roc_auc(scores, positive) == pytest.approx(roc_auc_score(positive, scores), abs=1e-12)
+
+
+def test_audit_reports_a_planted_band_limit_shortcut_within_its_condition(tmp_path):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    lines = ["path,label,speaker,system,split,condition"]
+    for i in range(24):
+        label = "bonafide" if i % 2 else "spoof"
+        x = 0.1 * rng.standard_normal(SAMPLE_RATE)
+        if label == "bonafide":   # planted: bona fide band-limited, spoof full band
+            x = np.convolve(x, np.ones(4) / 4, mode="same")
+        sf.write(tmp_path / f"{i}.flac", x, SAMPLE_RATE)
+        lines.append(f"{i}.flac,{label},s{i % 3},{'-' if label == 'bonafide' else 'tts'},train,gsm")
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
+    report = audit_text(str(tmp_path / "manifest.csv"))
+    overall = next(line for line in report.splitlines() if line.startswith("| AUC |")).split("|")[2:-1]
+    assert float(overall[FEATURES.index("energy_above_4k")]) == 0.0   # perfect shortcut, spoof higher
+    assert float(overall[FEATURES.index("duration_s")]) == 0.5
+    gsm = next(line for line in report.splitlines() if line.startswith("| gsm |")).split("|")[2:-1]
+    assert gsm[:2] == [" 12 ", " 12 "] and float(gsm[2 + FEATURES.index("rolloff95_hz")]) == 0.0

@@ -74,6 +74,18 @@ def test_sample_rate_duration_and_level_shortcuts_are_flagged():
     assert "duration shortcut" in warnings and "level shortcut" in warnings
 
 
+def test_a_condition_one_class_lacks_is_flagged_and_a_shared_one_is_not():
+    rows = rows_with((16000, 16000), (3.0, 3.0), (-20, -20))
+    for i, row in enumerate(rows):   # bona fide: half narrowband GSM; spoof: all wideband
+        row["condition"] = "gsm" if row["label"] == "bonafide" and i % 2 else "g722"
+    warnings = "\n".join(shortcut_warnings(rows))
+    assert "condition shortcut: g722 is 50% of bona fide but 100% of spoof clips; gsm is 50% of bona fide " \
+           "but 0% of spoof clips" in warnings
+    for i, row in enumerate(rows):   # both classes half narrowband
+        row["condition"] = "gsm" if i % 2 else "g722"
+    assert not any("condition" in w for w in shortcut_warnings(rows))
+
+
 def test_matched_classes_give_no_shortcut_warning_but_speaker_leak_is_flagged():
     rows = rows_with((16000, 16000), (3.0, 3.0), (-20, -20))
     for i, row in enumerate(rows):   # interleave the classes' durations and levels
