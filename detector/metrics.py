@@ -124,6 +124,19 @@ def classification_report(scores: np.ndarray, targets: np.ndarray, threshold: fl
     }
 
 
+def within_group_eer(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """EER inside each group that holds both classes (e.g. a recording channel): its bona fide
+    trials against its spoof trials. Groups with one class only are left out."""
+    scores, targets, groups = np.asarray(scores, float), np.asarray(targets, int), np.asarray(groups)
+    result = {}
+    for group in sorted(set(groups.tolist())):
+        inside = groups == group
+        bonafide, spoof = scores[inside & (targets == 1)], scores[inside & (targets == 0)]
+        if bonafide.size and spoof.size:
+            result[str(group)] = equal_error_rate(bonafide, spoof)[0]
+    return result
+
+
 def per_group_eer(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> dict[str, float]:
     """EER of each spoof group (e.g. system) against all bona fide trials."""
     scores, targets, groups = np.asarray(scores, float), np.asarray(targets, int), np.asarray(groups)

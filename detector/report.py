@@ -24,4 +24,7 @@ def format_metrics(metrics: dict) -> str:
                   for name, m in metrics["per_condition"].items()]
     lines.append("EER per spoof system (against all bona fide):")
     lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in metrics["per_system"].items()]
+    if metrics.get("per_manifest_condition"):
+        lines.append("EER within each manifest condition (its bona fide against its spoof):")
+        lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in metrics["per_manifest_condition"].items()]
     return "\n".join(lines)

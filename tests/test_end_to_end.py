@@ -76,10 +76,17 @@ def test_cli_train_then_evaluate_under_conditions(tmp_path, manifest, cache_dir)
                  "--cache-dir", str(cache_dir), "--launder", "p=1; noise:white:snr=5..20", *FAST]) == 0
     assert "launder = \"p=1; noise:white:snr=5..20\"" in (run / "config.toml").read_text()
     out = tmp_path / "eval"
-    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(manifest),
+    # the corpus's own channel column: evaluation also reports the EER inside each channel
+    rows = manifest.read_text().splitlines()
+    with_channels = manifest.with_name("manifest_channels.csv")
+    with_channels.write_text("\n".join([rows[0] + ",condition"] + [f"{row},{['wide', 'narrow'][i % 2]}"
+                                                                   for i, row in enumerate(rows[1:])]) + "\n")
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--manifest", str(with_channels),
                  "--out", str(out), "--cache-dir", str(cache_dir), "--device", "cpu",
                  "--condition", "clean", "--condition", "noise:white:snr=0"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["per_manifest_condition"]) == {"wide", "narrow"}
+    assert set(metrics["per_condition"]["clean"]["per_manifest_condition"]) == {"wide", "narrow"}
     for key in ("eer", "eer_threshold", "roc_auc", "accuracy", "precision", "recall", "f1",
                 "confusion_matrix", "n_bonafide", "n_spoof", "per_system", "per_condition"):
         assert key in metrics, key

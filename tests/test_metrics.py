@@ -4,7 +4,7 @@ import pytest
 from scipy.optimize import brentq
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_curve
 
-from detector.metrics import classification_report, equal_error_rate, per_group_eer
+from detector.metrics import classification_report, equal_error_rate, per_group_eer, within_group_eer
 
 
 def reference_eer(bonafide, spoof):
@@ -64,6 +64,17 @@ def test_per_system_eer_uses_each_systems_spoofs_against_all_bonafide():
     result = per_group_eer(scores, targets, systems)
     assert result["easy"] == 0.0 and result["hard"] == pytest.approx(
         equal_error_rate(np.array([5.0, 6.0]), np.array([5.5, 7.0]))[0])
+
+
+def test_within_group_eer_compares_each_groups_own_classes_and_skips_one_class_groups():
+    scores = np.array([5.0, 6.0, 0.0, 1.0, 2.0, 3.0, 2.5, 9.0])
+    targets = np.array([1, 1, 0, 0, 1, 0, 0, 0])
+    channels = np.array(["wide", "wide", "wide", "wide", "narrow", "narrow", "narrow", "spoof-only"])
+    result = within_group_eer(scores, targets, channels)
+    assert set(result) == {"wide", "narrow"}
+    assert result["wide"] == 0.0
+    assert result["narrow"] == pytest.approx(equal_error_rate(np.array([2.0]), np.array([3.0, 2.5]))[0])
+    assert result["narrow"] > 0.5   # both narrowband spoofs outscore the bona fide clip
 
 
 def reference_min_dcf(bonafide, spoof, c_miss=1.0, c_fa=10.0, p_spoof=0.05):
