@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from detector.data.corpus_build.generators import (
-    FESTIVAL_PACKAGES, VOCODERS, synthesize, vocode_griffinlim, vocode_lpc, vocode_world)
+    FESTIVAL_PACKAGES, VOCODERS, SynthesisError, synthesize, vocode_griffinlim, vocode_lpc, vocode_world)
 from detector.data.corpus_build.hygiene import MIN_DURATION_S, SAMPLE_RATE, finish, trim_silence
 from detector.data.corpus_build.plan import Job, candidate_jobs, quotas, split_names
 from detector.data.corpus_build.presets import PRESETS, SPLIT_FRACTIONS, Preset
@@ -58,19 +58,28 @@ def render(job: Job, out: Path, tmp_dir: Path) -> float | None:
     return len(y) / SAMPLE_RATE
 
 
-def _render_worker(args: tuple[Job, Path, Path]) -> tuple[Job, float | None]:
-    """Pool entry point for ``render``."""
+def _render_worker(args: tuple[Job, Path, Path]) -> tuple[Job, float | None, str]:
+    """Pool entry point for ``render``: (job, duration or None, why it was not made or "")."""
     job, out, tmp_dir = args
-    return job, render(job, out, tmp_dir)
+    try:
+        duration = render(job, out, tmp_dir)
+    except SynthesisError as e:
+        return job, None, str(e)
+    return job, duration, "" if duration is not None else f"shorter than {MIN_DURATION_S} s"
 
 
 def render_all(groups: dict[tuple, list[Job]], wanted: dict[tuple, int], out: Path, scratch: Path,
                workers: int) -> list[tuple[Job, float]]:
-    """Render each group's jobs in order until its quota of kept clips is met (or candidates run out)."""
+    """Render each group's jobs in order until its quota of kept clips is met (or candidates run out).
+
+    A candidate that comes out too short, or that its TTS engine cannot speak, is counted
+    and replaced by the group's next one; the counts are printed at the end.
+    """
     tmp_dir = scratch / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     kept: dict[tuple, list[tuple[Job, float]]] = {g: [] for g in groups}
     cursor = dict.fromkeys(groups, 0)
+    dropped: dict[tuple[str, str], list[str]] = {}   # (system, reason kind) -> messages
     with multiprocessing.Pool(workers) as pool:
         for round_ in range(1, RENDER_ROUNDS + 1):
             batch = []
@@ -81,10 +90,15 @@ def render_all(groups: dict[tuple, list[Job]], wanted: dict[tuple, int], out: Pa
             if not batch:
                 break
             results = pool.imap(_render_worker, [(j, out, tmp_dir) for _, j in batch])
-            for (g, _), (job, duration) in zip(batch, tqdm(results, total=len(batch), unit="clip",
-                                                            desc=f"render round {round_}")):
+            for (g, _), (job, duration, why) in zip(batch, tqdm(results, total=len(batch), unit="clip",
+                                                                 desc=f"render round {round_}")):
                 if duration is not None:
                     kept[g].append((job, duration))
+                else:
+                    kind = "too short" if why.startswith("shorter") else "no audio"
+                    dropped.setdefault((job.system, kind), []).append(f"{job.path}: {why}")
+    for (system, kind), messages in sorted(dropped.items()):
+        print(f"dropped {len(messages)} {system} candidate(s), {kind} (first: {messages[0]})", file=sys.stderr)
     for g, rows in kept.items():
         if len(rows) < wanted[g]:
             print(f"warning: {g}: only {len(rows)} of {wanted[g]} clips", file=sys.stderr)

@@ -20,10 +20,23 @@ FESTIVAL_ENCODING = {"ru": "utf-8"}
 FESTIVAL_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
                      "cmu_us_slt_arctic_hts": "festvox-us-slt-hts", "lp_diphone": "festvox-italp16k",
                      "pc_diphone": "festvox-itapc16k", "msu_ru_nsh_clunits": "festvox-ru"}
+# Festival's letter-to-sound rules have no entry for typographic quotes: it then writes an
+# empty file and exits 0. Quotes go, typographic apostrophes become plain ones.
+# (Deleted, not spaced: a space would leave a lone "." that fails the same way.)
+FESTIVAL_TEXT = str.maketrans({"«": None, "»": None, "“": None, "”": None, "„": None, "‹": None, "›": None,
+                               "’": "'", "‘": "'"})
+
+
+class SynthesisError(RuntimeError):
+    """A TTS engine exited normally but wrote no usable audio for one text."""
 
 
 def synthesize(system: str, voice: str, lang: str, text: str, tmp: Path) -> np.ndarray:
-    """Synthesise ``text`` (language ``lang``) with a TTS engine; ``tmp`` is a scratch path stem."""
+    """Synthesise ``text`` (language ``lang``) with a TTS engine; ``tmp`` is a scratch path stem.
+
+    Raises ``SynthesisError`` when the engine succeeds without audio (the caller skips
+    that candidate), ``BuildError`` when it fails.
+    """
     import soundfile as sf
 
     wav = tmp.with_suffix(".wav")
@@ -36,15 +49,22 @@ def synthesize(system: str, voice: str, lang: str, text: str, tmp: Path) -> np.n
         txt.unlink()
     elif system.startswith("festival_"):
         encoding = FESTIVAL_ENCODING.get(lang, "latin-1")
+        clean = " ".join(text.translate(FESTIVAL_TEXT).split())
         run([require("text2wave", "festival"), "-eval", f"(voice_{voice})", "-o", str(wav)],
-            stdin=text.encode(encoding, errors="replace"))
+            stdin=clean.encode(encoding, errors="replace"))
     elif system == "piper":
         x, sr = _piper_synthesize(text)
         return resample(x, sr)
     else:
         raise ValueError(f"corpus_build: unknown TTS system {system!r}")
-    x, sr = sf.read(wav, dtype="float64", always_2d=True)
-    wav.unlink()
+    try:
+        x, sr = sf.read(wav, dtype="float64", always_2d=True)
+    except sf.LibsndfileError as e:
+        raise SynthesisError(f"{system} voice {voice} wrote no audio for {text!r}: {e}") from None
+    finally:
+        wav.unlink(missing_ok=True)
+    if not len(x):
+        raise SynthesisError(f"{system} voice {voice} wrote an empty file for {text!r}")
     return resample(x.mean(axis=1), sr)
 
 
