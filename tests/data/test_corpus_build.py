@@ -219,3 +219,26 @@ def test_audit_reports_a_planted_band_limit_shortcut_within_its_condition(tmp_pa
     assert float(overall[FEATURES.index("duration_s")]) == 0.5
     gsm = next(line for line in report.splitlines() if line.startswith("| gsm |")).split("|")[2:-1]
     assert gsm[:2] == [" 12 ", " 12 "] and float(gsm[2 + FEATURES.index("rolloff95_hz")]) == 0.0
+
+
+def test_festival_text_drops_typographic_quotes_without_leaving_lone_punctuation():
+    from detector.data.corpus_build.generators import FESTIVAL_TEXT
+
+    assert "при статусе «недоступен».".translate(FESTIVAL_TEXT) == "при статусе недоступен."
+    assert "dell’utente “prova”".translate(FESTIVAL_TEXT) == "dell'utente prova"
+
+
+def test_a_tts_candidate_without_audio_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    from detector.data.corpus_build import build
+    from detector.data.corpus_build.generators import SynthesisError
+    from detector.data.corpus_build.plan import Job
+
+    def silent_engine(*args):
+        raise SynthesisError("festival_clunits voice v wrote an empty file for 'x'")
+
+    monkeypatch.setattr(build, "synthesize", silent_engine)
+    job = Job("spoof/festival_clunits/a.flac", "spoof", "festival_v", "festival_clunits", "test", "ru", "a", "x",
+              None, "v", 3.0, "g722")
+    assert build._render_worker((job, tmp_path, tmp_path)) == (
+        job, None, "festival_clunits voice v wrote an empty file for 'x'")
+    assert not (tmp_path / job.path).exists()
