@@ -15,7 +15,7 @@ from detector.data.corpus_build.audit import FEATURES, audit_text, clip_features
 from detector.data.corpus_build.generators import VOCODERS
 from detector.data.corpus_build.hygiene import (
     MIN_DURATION_S, PEAK_LIMIT, SAMPLE_RATE, TARGET_LEVEL_DBFS, active_rms, cut_at_pause, set_level, trim_silence)
-from detector.data.corpus_build.plan import candidate_jobs, even_shares, quotas, split_names
+from detector.data.corpus_build.plan import candidate_jobs, language_matched_shares, quotas, split_names
 from detector.data.corpus_build.presets import DEMO, LARGE, PRESETS
 from detector.data.corpus_build.sources import Prompt
 from detector.data.summary import roc_auc
@@ -57,7 +57,7 @@ def test_test_only_speakers_and_systems_stay_in_test(large_plan):
         assert label == "bonafide" or rest[0] in LARGE.spoof_systems["train"]
     unseen = set(LARGE.spoof_systems["test"]) - set(LARGE.spoof_systems["train"])
     assert unseen == {"festival_hts", "festival_clunits", "piper", "world"}
-    assert all(groups[("test", "spoof", s)] for s in unseen)
+    assert all(any(g[:3] == ("test", "spoof", s) and jobs for g, jobs in groups.items()) for s in unseen)
 
 
 def test_every_candidate_path_is_unique(large_plan):
@@ -82,12 +82,16 @@ def test_tts_clips_are_paired_with_the_prompt_they_speak(large_plan):
 
 def test_each_voice_speaks_each_text_at_most_once(large_plan):
     _, groups, _ = large_plan
+    per_system = {}
     for (split, label, *rest), jobs in groups.items():
         if label == "spoof" and rest[0] not in VOCODERS:
-            pairs = Counter((job.voice, job.lang, job.name, job.codec) for job in jobs)
-            assert max(pairs.values()) == 1
-            # every voice of the system speaks in this split
-            assert {job.voice for job in jobs} == {v for _, v in LARGE.tts_voices[rest[0]]}
+            per_system.setdefault((split, rest[0]), []).extend(jobs)
+    assert per_system
+    for (split, system), jobs in per_system.items():
+        pairs = Counter((job.voice, job.lang, job.name, job.codec) for job in jobs)
+        assert max(pairs.values()) == 1
+        # every voice of the system speaks in this split
+        assert {job.voice for job in jobs} == {v for _, v in LARGE.tts_voices[system]}
 
 
 def test_vocoded_copies_keep_their_source_channel(large_plan):
@@ -98,14 +102,20 @@ def test_vocoded_copies_keep_their_source_channel(large_plan):
             assert all(job.codec == source_channel[job.speaker + job.lang] for job in jobs)
 
 
-def test_large_quotas_give_the_ratio_of_spoof_per_bona_fide(large_plan):
+def test_large_quotas_match_the_classes_language_by_language(large_plan):
     _, groups, wanted = large_plan
     for split in ("train", "val", "test"):
-        bonafide = sum(n for (s, label, *_), n in wanted.items() if (s, label) == (split, "bonafide"))
-        spoof = {g: n for g, n in wanted.items() if g[:2] == (split, "spoof")}
-        assert bonafide == sum(len(j) for g, j in groups.items() if g[:2] == (split, "bonafide"))
-        assert sum(spoof.values()) == round(LARGE.spoof_per_bonafide * bonafide)
-        assert all(n <= len(groups[g]) for g, n in spoof.items())
+        for lang in ("en", "es", "fr", "it", "ru"):
+            bonafide = sum(n for g, n in wanted.items() if g[:2] == (split, "bonafide") and g[-1] == lang)
+            spoof = {g: n for g, n in wanted.items() if g[:2] == (split, "spoof") and g[-1] == lang}
+            assert bonafide == sum(len(j) for g, j in groups.items() if g[:2] == (split, "bonafide") and g[-1] == lang)
+            assert sum(spoof.values()) == round(LARGE.spoof_per_bonafide * bonafide) > 0
+            assert all(n <= len(groups[g]) for g, n in spoof.items())
+        totals = Counter()
+        for g, n in wanted.items():
+            if g[:2] == (split, "spoof"):
+                totals[g[2]] += n
+        assert set(totals) == set(LARGE.spoof_systems[split]) and min(totals.values()) > 0
     channels = Counter(job.codec for jobs in groups.values() for job in jobs if job.label == "bonafide")
     assert set(channels) == {"g722", "gsm", "pcm8k"}
 
@@ -131,20 +141,24 @@ def test_demo_preset_keeps_its_fixed_quotas():
     assert set(PRESETS) == {"demo", "large"}
 
 
-@given(st.integers(0, 500), st.lists(st.integers(0, 200), min_size=1, max_size=9))
-def test_even_shares_is_even_and_within_capacity(total, capacity):
-    shares = even_shares(total, capacity)
-    assert all(0 <= s <= c for s, c in zip(shares, capacity))
-    assert sum(shares) == min(total, sum(capacity))
-    # a group below the largest share is full: nobody could have given it more
-    top = max(shares)
-    assert all(s >= top - 1 or s == c for s, c in zip(shares, capacity))
+@given(st.dictionaries(st.sampled_from("abcd"), st.integers(0, 300), min_size=1),
+       st.dictionaries(st.tuples(st.sampled_from(["s1", "s2", "s3"]), st.sampled_from("abcd")), st.integers(0, 200)))
+def test_language_matched_shares_meet_each_languages_need_within_capacity(need, capacity):
+    shares = language_matched_shares(need, capacity, ["s1", "s2", "s3"])
+    assert all(0 <= n <= capacity[cell] for cell, n in shares.items())
+    for lang, n in need.items():
+        available = sum(c for (_, l), c in capacity.items() if l == lang)
+        assert sum(v for (_, l), v in shares.items() if l == lang) == min(n, available)
 
 
-def test_even_shares_fills_small_groups_and_spreads_the_rest():
-    assert even_shares(10, [1, 100, 100]) == [1, 5, 4]
-    assert even_shares(9, [3, 3, 3]) == [3, 3, 3]
-    assert even_shares(7, [100, 100]) == [4, 3]
+def test_language_matched_shares_leave_english_to_the_english_only_engine():
+    need = {"en": 100, "es": 100}
+    capacity = {("espeak", "en"): 500, ("espeak", "es"): 500, ("flite", "en"): 500}
+    shares = language_matched_shares(need, capacity, ["espeak", "flite"])
+    assert shares == {("espeak", "en"): 0, ("espeak", "es"): 100, ("flite", "en"): 100}
+    capacity[("flite", "en")] = 30   # flite runs out: espeak speaks the rest of the English
+    shares = language_matched_shares(need, capacity, ["espeak", "flite"])
+    assert shares == {("espeak", "en"): 70, ("espeak", "es"): 100, ("flite", "en"): 30}
 
 
 def _tone(seconds: float, amplitude: float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,9 @@ def _file_id(*parts: str) -> str:
 def candidate_jobs(preset: Preset, prompts: list[Prompt], name_split: dict[str, str]) -> dict[tuple, list[Job]]:
     """All possible jobs per quota group, each list in seeded random order.
 
-    Groups are ``(split, "bonafide", speaker, lang)`` and ``(split, "spoof", system)``;
-    the builder takes jobs from the front of each list until its quota is met.
+    Groups are ``(split, "bonafide", speaker, lang)`` and ``(split, "spoof", system)``,
+    or ``(split, "spoof", system, lang)`` for presets without fixed spoof quotas; the
+    builder takes jobs from the front of each list until its quota is met.
     """
     rng = np.random.default_rng(SEED)
     groups: dict[tuple, list[Job]] = {}
@@ -94,7 +96,11 @@ def candidate_jobs(preset: Preset, prompts: list[Prompt], name_split: dict[str, 
                                     p.name, p.text, p.wav, "", _target_s(preset, f"{system}/{stem}"), p.codec))
             else:
                 jobs = _tts_jobs(preset, system, split, pool, shuffled)
-            groups[(split, "spoof", system)] = jobs
+            if preset.spoof_quota is None:   # quotas per language (see ``quotas``): a group per language
+                for lang in dict.fromkeys(job.lang for job in jobs):
+                    groups[(split, "spoof", system, lang)] = [job for job in jobs if job.lang == lang]
+            else:
+                groups[(split, "spoof", system)] = jobs
     return groups
 
 
@@ -146,10 +152,11 @@ def _tts_job(preset: Preset, system: str, split: str, lang: str, voice: str, pro
 def quotas(preset: Preset, groups: dict[tuple, list[Job]]) -> dict[tuple, int]:
     """Clips wanted per group.
 
-    Explicit preset quotas win. Otherwise bona fide groups take every candidate,
-    and each split gets ``spoof_per_bonafide`` times its bona fide count of spoof
-    clips, shared as evenly over its systems as their candidates allow (a system
-    with too few candidates gives its shortfall to the others).
+    Explicit preset quotas win. Otherwise bona fide groups take every candidate, and
+    in each split and language the spoof clips number ``spoof_per_bonafide`` times
+    the bona fide ones (``language_matched_shares``): matching the classes language
+    by language keeps language, and the channel that follows each prompt, from
+    telling them apart.
     """
     wanted = {}
     for group, jobs in groups.items():
@@ -161,30 +168,42 @@ def quotas(preset: Preset, groups: dict[tuple, list[Job]]) -> dict[tuple, int]:
         if preset.spoof_quota is not None:
             wanted.update({(split, "spoof", s): preset.spoof_quota[split][s] for s in systems})
             continue
-        bonafide = sum(n for (s, label, *_), n in wanted.items() if s == split and label == "bonafide")
-        capacity = [len(groups[(split, "spoof", s)]) for s in systems]
-        shares = even_shares(round(preset.spoof_per_bonafide * bonafide), capacity)
-        wanted.update({(split, "spoof", s): n for s, n in zip(systems, shares)})
+        need = Counter()
+        for group, n in wanted.items():
+            if group[:2] == (split, "bonafide"):
+                need[group[-1]] += n
+        need = {lang: round(preset.spoof_per_bonafide * n) for lang, n in need.items()}
+        capacity = {(g[2], g[3]): len(jobs) for g, jobs in groups.items() if g[:2] == (split, "spoof")}
+        shares = language_matched_shares(need, capacity, list(systems))
+        wanted.update({(split, "spoof", system, lang): n for (system, lang), n in shares.items()})
     return wanted
 
 
-def even_shares(total: int, capacity: list[int]) -> list[int]:
-    """Split ``total`` over groups as evenly as possible, none above its ``capacity``.
+def language_matched_shares(need: dict[str, int], capacity: dict[tuple[str, str], int],
+                            systems: list[str]) -> dict[tuple[str, str], int]:
+    """Clips per (system, language): each language gets ``need[lang]`` clips, the systems as even as possible.
 
-    Groups are filled smallest capacity first; leftover units go to the earliest
-    groups. Returns less than ``total`` in all only if the capacities sum to less.
+    ``capacity[(system, lang)]`` is how many candidates a system has in a language.
+    Clips are handed out one at a time, the languages taking turns, each to the
+    system with the fewest clips so far that still has a candidate in that
+    language (ties: the system speaking fewer languages, then ``systems`` order). So a multilingual engine fills up on the
+    languages only it speaks and leaves English to the English-only ones. A
+    language gets less than it needs only when its candidates run out.
     """
-    shares = [0] * len(capacity)
-    left, open_ = total, sorted(range(len(capacity)), key=lambda i: (capacity[i], i))
-    while open_ and left > 0:
-        share, extra = divmod(left, len(open_))
-        i = open_[0]
-        if capacity[i] <= share:   # the smallest group cannot take an even share: give it all it has
-            shares[i] = capacity[i]
-            left -= capacity[i]
-            open_.pop(0)
-            continue
-        for rank, j in enumerate(sorted(open_)):
-            shares[j] = share + (rank < extra)
-        left = 0
+    shares = dict.fromkeys(capacity, 0)
+    totals = dict.fromkeys(systems, 0)
+    breadth = {s: sum(1 for (system, _), n in capacity.items() if system == s and n) for s in systems}
+    left = {lang: n for lang, n in need.items() if n > 0}
+    while left:
+        for lang in list(left):
+            open_ = [s for s in systems if shares.get((s, lang), 0) < capacity.get((s, lang), 0)]
+            if not open_:
+                del left[lang]
+                continue
+            system = min(open_, key=lambda s: (totals[s], breadth[s], systems.index(s)))
+            shares[(system, lang)] += 1
+            totals[system] += 1
+            left[lang] -= 1
+            if not left[lang]:
+                del left[lang]
     return shares

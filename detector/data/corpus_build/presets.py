@@ -21,8 +21,9 @@ class Preset:
     ``bonafide_quota``: split -> {(speaker, lang): clips}, or None to take every
     prompt of the split. ``spoof_systems``: split -> systems made for that split
     (a system absent from train/val is unseen in test). ``spoof_quota``:
-    split -> {system: clips}, or None to give the split ``spoof_per_bonafide``
-    times as many spoof clips as bona fide ones, shared evenly over its systems. ``tts_voices``: system ->
+    split -> {system: clips}, or None to give each split and language
+    ``spoof_per_bonafide`` times as many spoof clips as bona fide ones, shared
+    evenly over the systems that speak it. ``tts_voices``: system ->
     [(language, engine voice)]. ``target_duration_s``: each clip is cut to a
     length drawn uniformly from this range (seconds). ``pair_tts_with_prompt``: a
     TTS clip is paired with the real prompt whose text it speaks: it is cut no
