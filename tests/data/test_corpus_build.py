@@ -155,10 +155,29 @@ def test_language_matched_shares_leave_english_to_the_english_only_engine():
     need = {"en": 100, "es": 100}
     capacity = {("espeak", "en"): 500, ("espeak", "es"): 500, ("flite", "en"): 500}
     shares = language_matched_shares(need, capacity, ["espeak", "flite"])
-    assert shares == {("espeak", "en"): 0, ("espeak", "es"): 100, ("flite", "en"): 100}
+    # espeak keeps half of an even split of English; flite takes the rest
+    assert shares == {("espeak", "en"): 25, ("espeak", "es"): 100, ("flite", "en"): 75}
     capacity[("flite", "en")] = 30   # flite runs out: espeak speaks the rest of the English
     shares = language_matched_shares(need, capacity, ["espeak", "flite"])
     assert shares == {("espeak", "en"): 70, ("espeak", "es"): 100, ("flite", "en"): 30}
+
+
+def test_language_matched_shares_keep_multilingual_engines_in_every_language():
+    # three engines speak everything, one only English: none of the three drops a language
+    langs = ["en", "es", "fr", "it", "ru"]
+    need = dict(zip(langs, (226, 394, 248, 214, 230)))
+    capacity = {(s, lang): 1000 for s in ("espeak", "griffinlim", "lpc") for lang in langs}
+    capacity[("flite", "en")] = 1000
+    shares = language_matched_shares(need, capacity, ["espeak", "flite", "griffinlim", "lpc"])
+    assert all(shares[(s, lang)] > 0 for s in ("espeak", "griffinlim", "lpc") for lang in langs)
+    assert shares[("flite", "en")] > shares[("espeak", "en")]
+    totals = Counter()
+    for (s, _), n in shares.items():
+        totals[s] += n
+    assert sum(totals.values()) == sum(need.values())
+    # the multilingual engines end level; flite holds every English clip they left it
+    assert max(totals[s] for s in ("espeak", "griffinlim", "lpc")) - min(totals[s] for s in ("espeak", "griffinlim", "lpc")) <= 1
+    assert shares[("flite", "en")] == 226 - 3 * (226 // 4 // 2)
 
 
 def _tone(seconds: float, amplitude: float) -> np.ndarray:

@@ -184,19 +184,24 @@ def language_matched_shares(need: dict[str, int], capacity: dict[tuple[str, str]
     """Clips per (system, language): each language gets ``need[lang]`` clips, the systems as even as possible.
 
     ``capacity[(system, lang)]`` is how many candidates a system has in a language.
-    Clips are handed out one at a time, the languages taking turns, each to the
-    system with the fewest clips so far that still has a candidate in that
-    language (ties: the system speaking fewer languages, then ``systems`` order). So a multilingual engine fills up on the
-    languages only it speaks and leaves English to the English-only ones. A
+    First every system that speaks a language gets half of an even split of it, so
+    no engine is tied to a few languages. The rest is dealt one clip at a time, the
+    languages taking turns, each clip to the system with the fewest clips so far
+    that still has a candidate in that language (ties: the system speaking fewer
+    languages, then ``systems`` order): English-only engines so take most of the
+    remaining English while multilingual ones fill up on the other languages. A
     language gets less than it needs only when its candidates run out.
     """
-    shares = dict.fromkeys(capacity, 0)
-    totals = dict.fromkeys(systems, 0)
-    breadth = {s: sum(1 for (system, _), n in capacity.items() if system == s and n) for s in systems}
-    left = {lang: n for lang, n in need.items() if n > 0}
+    speakers = {lang: [s for s in systems if capacity.get((s, lang), 0) > 0] for lang in need}
+    shares = {(s, lang): min(capacity[(s, lang)], need[lang] // len(speakers[lang]) // 2)
+              for lang in need for s in speakers[lang]}
+    totals = {s: sum(n for (system, _), n in shares.items() if system == s) for s in systems}
+    breadth = {s: sum(1 for lang in need if s in speakers[lang]) for s in systems}
+    left = {lang: need[lang] - sum(shares[(s, lang)] for s in speakers[lang]) for lang in need}
+    left = {lang: n for lang, n in left.items() if n > 0}
     while left:
         for lang in list(left):
-            open_ = [s for s in systems if shares.get((s, lang), 0) < capacity.get((s, lang), 0)]
+            open_ = [s for s in speakers[lang] if shares[(s, lang)] < capacity[(s, lang)]]
             if not open_:
                 del left[lang]
                 continue
