@@ -44,7 +44,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     """Score the split under each condition; write metrics.json, scores.txt and PNG plots.
 
     The top-level metrics pool the trials of every condition (with one condition they are
-    that condition's); ``per_condition`` and ``per_system`` break them down, and
+    that condition's); ``per_condition``, ``per_system`` (each spoof system against all
+    bona fide) and ``per_bonafide_speaker`` (each speaker's bona fide trials against all
+    spoofs: held-out speakers show here) break them down, and
     ``per_manifest_condition`` gives the EER inside each value of the manifest's own
     ``condition`` column (a corpus's channel or codec, e.g. ASVspoof 2021's), when it has one. Threshold
     metrics are given at a calibrated bona fide probability of 0.5 (calibration fitted on the
@@ -60,12 +62,13 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     split = open_split(config, manifest, options, device)
     systems = np.array([clip.system for clip in split.clips])
     channels = np.array([clip.extra.get("condition", "") for clip in split.clips])
+    speakers = np.array([clip.speaker for clip in split.clips])
     threshold = calibration.threshold(0.5)
 
     per_condition, lines, curves, all_scores = {}, [], {}, []
     for condition in options.conditions:
         scores = split.score([model], condition, precision, options.seed)[0]
-        per_condition[condition] = _report(scores, split.targets, systems, channels, threshold, options.cost)
+        per_condition[condition] = _report(scores, split.targets, systems, speakers, channels, threshold, options.cost)
         curve = det_curve(scores[split.targets == 1], scores[split.targets == 0])
         curves[condition] = (curve.miss, curve.false_alarm)
         lines += [f"{clip.utt} {clip.label} {clip.system} {condition} {score:.6f}"
@@ -74,7 +77,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
 
     n = len(options.conditions)
     metrics = _report(np.concatenate(all_scores), np.tile(split.targets, n), np.tile(systems, n),
-                      np.tile(channels, n), threshold, options.cost)
+                      np.tile(speakers, n), np.tile(channels, n), threshold, options.cost)
     metrics.update(split=options.split, checkpoint=str(checkpoint), manifest=str(manifest), seed=options.seed,
                    conditions=options.conditions, calibration=calibration.as_dict(),
                    windows={"window_s": split.window_s, "hop_s": split.hop_s,
@@ -99,11 +102,12 @@ def open_split(config: Config, manifest: str | Path, options: EvaluationOptions,
     return ScoringSplit(data, options.split, options.windows, options.batch_size, device)
 
 
-def _report(scores: np.ndarray, targets: np.ndarray, systems: np.ndarray, channels: np.ndarray,
-            threshold: float, cost: DetectionCost) -> dict:
+def _report(scores: np.ndarray, targets: np.ndarray, systems: np.ndarray, speakers: np.ndarray,
+            channels: np.ndarray, threshold: float, cost: DetectionCost) -> dict:
     """Metrics of one set of trials; ``channels`` are the manifest's ``condition`` values ("" if none)."""
     report = classification_report(scores, targets, threshold, cost)
     report["per_system"] = per_group_eer(scores, targets, systems)
+    report["per_bonafide_speaker"] = per_group_eer(scores, targets, speakers, of_class=1)
     if channels.any():
         report["per_manifest_condition"] = within_group_eer(scores, targets, channels)
     return report

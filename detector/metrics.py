@@ -137,9 +137,17 @@ def within_group_eer(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray
     return result
 
 
-def per_group_eer(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> dict[str, float]:
-    """EER of each spoof group (e.g. system) against all bona fide trials."""
+def per_group_eer(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray, of_class: int = 0) -> dict[str, float]:
+    """EER of each group of one class's trials against all trials of the other class.
+
+    ``of_class`` 0 (default): spoof groups, e.g. each system against all bona fide;
+    1: bona fide groups, e.g. each speaker against all spoofs.
+    """
     scores, targets, groups = np.asarray(scores, float), np.asarray(targets, int), np.asarray(groups)
-    bonafide = scores[targets == 1]
-    return {str(group): equal_error_rate(bonafide, scores[(targets == 0) & (groups == group)])[0]
-            for group in sorted(set(groups[targets == 0].tolist()))}
+    others = scores[targets != of_class]
+    result = {}
+    for group in sorted(set(groups[targets == of_class].tolist())):
+        mine = scores[(targets == of_class) & (groups == group)]
+        bonafide, spoof = (mine, others) if of_class == 1 else (others, mine)
+        result[str(group)] = equal_error_rate(bonafide, spoof)[0]
+    return result

@@ -1,6 +1,8 @@
 """Plain-text summaries of evaluation metrics for the terminal."""
 from __future__ import annotations
 
+MAX_SPEAKERS_SHOWN = 20   # corpora with more speakers (ASVspoof eval: 67) keep them in metrics.json only
+
 
 def format_metrics(metrics: dict) -> str:
     """A short report: headline metrics, confusion matrix, and per-condition / per-system EER."""
@@ -24,6 +26,10 @@ def format_metrics(metrics: dict) -> str:
                   for name, m in metrics["per_condition"].items()]
     lines.append("EER per spoof system (against all bona fide):")
     lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in metrics["per_system"].items()]
+    speakers = metrics.get("per_bonafide_speaker", {})
+    if 1 < len(speakers) <= MAX_SPEAKERS_SHOWN:
+        lines.append("EER per bona fide speaker (against all spoofs):")
+        lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in speakers.items()]
     if metrics.get("per_manifest_condition"):
         lines.append("EER within each manifest condition (its bona fide against its spoof):")
         lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in metrics["per_manifest_condition"].items()]

@@ -92,6 +92,8 @@ def test_cli_train_then_evaluate_under_conditions(tmp_path, manifest, cache_dir)
         assert key in metrics, key
     assert set(metrics["per_condition"]) == {"clean", "noise:white:snr=0"}
     assert set(metrics["per_system"]) == {"tts_a", "tts_b"}
+    bonafide_speakers = {line.split(",")[2] for line in rows[1:] if ",bonafide," in line and ",test," in line}
+    assert bonafide_speakers and set(metrics["per_bonafide_speaker"]) == bonafide_speakers
     n_test = metrics["per_condition"]["clean"]["n_bonafide"] + metrics["per_condition"]["clean"]["n_spoof"]
     lines = (out / "scores.txt").read_text().splitlines()
     assert len(lines) == 2 * n_test == metrics["n_bonafide"] + metrics["n_spoof"]

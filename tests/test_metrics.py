@@ -66,6 +66,16 @@ def test_per_system_eer_uses_each_systems_spoofs_against_all_bonafide():
         equal_error_rate(np.array([5.0, 6.0]), np.array([5.5, 7.0]))[0])
 
 
+def test_per_group_eer_of_bona_fide_groups_uses_each_speakers_trials_against_all_spoofs():
+    scores = np.array([5.0, 6.0, 0.5, 1.5, 0.0, 1.0])
+    targets = np.array([1, 1, 1, 1, 0, 0])
+    speakers = np.array(["seen", "seen", "unseen", "unseen", "tts", "tts"])
+    result = per_group_eer(scores, targets, speakers, of_class=1)
+    assert set(result) == {"seen", "unseen"} and result["seen"] == 0.0
+    assert result["unseen"] == pytest.approx(equal_error_rate(np.array([0.5, 1.5]), np.array([0.0, 1.0]))[0])
+    assert result["unseen"] > 0.0
+
+
 def test_within_group_eer_compares_each_groups_own_classes_and_skips_one_class_groups():
     scores = np.array([5.0, 6.0, 0.0, 1.0, 2.0, 3.0, 2.5, 9.0])
     targets = np.array([1, 1, 0, 0, 1, 0, 0, 0])
