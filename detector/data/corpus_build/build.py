@@ -170,6 +170,9 @@ def build(preset: Preset, out: Path, scratch: Path, workers: int = 2, plan_only:
     print(plan_table(groups, wanted), flush=True)
     if plan_only:
         return None
+    # An old manifest would name files about to be replaced: it goes with them, and the new one
+    # is written only once every clip is.
+    (out / "manifest.csv").unlink(missing_ok=True)
     for folder in ("bonafide", "spoof"):
         shutil.rmtree(out / folder, ignore_errors=True)
     rows = render_all(groups, wanted, out, scratch, workers)
@@ -196,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plan-only", action="store_true",
                         help="decode the prompts and print the clips per group, render nothing")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     preset = PRESETS[args.preset]
     if args.spoof_per_bonafide is not None:
         if preset.spoof_quota is not None:

@@ -115,6 +115,8 @@ def _tts_jobs(preset: Preset, system: str, split: str, pool: list[Prompt], shuff
     Each TTS clip takes the channel codec of the prompt whose text it speaks.
     """
     voices = preset.tts_voices[system]
+    # A language with two voices is shuffled twice and the second order kept: wasteful, but the
+    # demo corpus was built from this random stream, and its files are byte-reproducible.
     texts = {lang: shuffled(sorted((p for p in pool if p.lang == lang and len(p.text) >= MIN_TEXT_CHARS),
                                    key=lambda p: (p.name, p.text, p.speaker)))
              for lang, _ in voices}
