@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from .attacks import AddNoise, AddReverb, AddRoomReverb, Attack, Identity, ResampleRoundTrip
 from .banks import NOISE_TYPES, LaunderBanks
 from .codec import HostCodec
-from .effects import (AddColouredNoise, Clip, CodecSim, Gain, LowPass, MuLaw, Polarity, Shift, Telephone)
+from .effects import (AddColouredNoise, Clip, CodecSim, Gain, LowPass, MuLaw, Polarity, Shift, Telephone,
+                      lowpass_cutoffs)
 from .sampling import Choice, Uniform
 
 VALUE_GRAMMAR = "a number '10', a range 'lo..hi' (uniform per example) or alternatives 'a|b|c' (one per example)"
@@ -146,9 +147,10 @@ FAMILIES: dict[str, Family] = {
         positional="rate",
     ),
     "lowpass": Family(
-        build=lambda v, sr, name, banks: LowPass(v["cutoff"].options, int(_single(v, "order", name)), sr, name),
+        build=lambda v, sr, name, banks: LowPass(lowpass_cutoffs(v["cutoff"]), int(_single(v, "order", name)), sr,
+                                                 name),
         example="lowpass:7000",
-        keys={"cutoff": NumberKey("Hz", 10.0, 192000.0, allow_range=False),
+        keys={"cutoff": NumberKey("Hz", 10.0, 192000.0),
               "order": NumberKey("", 1, 12, integer=True, allow_range=False, default="5")},
         positional="cutoff",
     ),

@@ -18,6 +18,7 @@ from .sampling import Choice, Uniform
 
 # Butterworth order of the low-pass condition (the laundered-ASVspoof study's).
 LOWPASS_ORDER = 5
+LOWPASS_GRID_HZ = 25.0   # a cutoff range is designed at this spacing (a drawn cutoff is at most 12.5 Hz off)
 # Telephone channel: ITU-T G.712 pass band, 8 kHz sampling, G.711 mu-law.
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
 TELEPHONE_RATE = 8000
@@ -30,6 +31,19 @@ def butter_sos(order: int, cutoff_hz: float | Sequence[float], sample_rate: int,
         raise ValueError(f"Butterworth {btype}: cutoff {cutoff_hz} Hz must lie in (0, {sample_rate / 2:g}) Hz "
                          f"(the Nyquist frequency at {sample_rate} Hz)")
     return scipy.signal.butter(order, cutoff_hz, btype=btype, fs=sample_rate, output="sos")
+
+
+def lowpass_cutoffs(cutoff_hz: Uniform | Choice) -> tuple[float, ...]:
+    """The cutoffs, in Hz, a :class:`LowPass` designs for a condition's ``cutoff``.
+
+    Alternatives ``a|b`` are taken as they are. A range ``lo..hi`` becomes a grid every
+    ``LOWPASS_GRID_HZ`` from ``lo`` up to and including ``hi``, each point equally likely:
+    coefficients are designed once per grid point (with scipy), not per example.
+    """
+    if isinstance(cutoff_hz, Choice):
+        return cutoff_hz.options
+    steps = int(np.ceil((cutoff_hz.high - cutoff_hz.low) / LOWPASS_GRID_HZ))
+    return tuple(float(c) for c in np.linspace(cutoff_hz.low, cutoff_hz.high, steps + 1))
 
 
 class LowPass(Attack):

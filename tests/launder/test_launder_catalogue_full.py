@@ -52,6 +52,23 @@ def test_lowpass_matches_scipy_sosfilt_within_1e_4(cutoff):
     np.testing.assert_allclose(ours[:, 0].numpy(), reference, atol=1e-4, rtol=0)
 
 
+def test_a_lowpass_range_draws_grid_cutoffs_and_each_example_matches_scipy():
+    wave = _speechlike(16, 4000)
+    wave += 0.2 * np.random.default_rng(2).standard_normal(wave.shape).astype(np.float32)
+    wave *= 0.5 / np.abs(wave).max()
+    attack = parse_condition("lowpass:3000..6000", SR)
+    assert attack.name == "lowpass:3000..6000"
+    assert attack.candidates.tolist() == [3000.0 + 25.0 * k for k in range(121)]
+    generator = torch.Generator().manual_seed(4)
+    drawn = attack.sample(16, generator)["cutoff_hz"]
+    assert len(set(drawn.tolist())) > 8 and drawn.min() >= 3000 and drawn.max() <= 6000
+    ours = attack(torch.from_numpy(wave)[:, None], torch.Generator().manual_seed(4))[:, 0].numpy()
+    for row, cutoff in enumerate(drawn.tolist()):
+        reference = scipy.signal.sosfilt(scipy.signal.butter(5, cutoff, fs=SR, output="sos"),
+                                         wave[row].astype(np.float64))
+        np.testing.assert_allclose(ours[row], reference, atol=1e-4, rtol=0)
+
+
 def test_resample_round_trip_is_close_to_scipy_resample_poly():
     wave = _speechlike(2, 16000)
     ours = F.resample_round_trip(torch.from_numpy(wave)[:, None], SR, 8000)[:, 0].numpy()
@@ -128,6 +145,7 @@ def test_noise_and_rir_folders_load_and_bad_ones_are_named(tmp_path):
     ("mp3:400k", r"bitrate=400 is outside the valid range 8..320 kbit/s"),
     ("mp3:fast", r"bitrate='fast' is not a number"),
     ("lowpass:9000", r"cutoff 9000.0 Hz must lie in \(0, 8000\) Hz"),
+    ("lowpass:4000..8000", r"cutoff 8000.0 Hz must lie in \(0, 8000\) Hz"),
     ("reverb:rt60=-1", r"outside the valid range 0.01..5 s"),
     ("clip:0", r"outside the valid range 0.01..1"),
     ("mp3:128k|64k", r"takes one fixed value"),
