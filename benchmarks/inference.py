@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.pipeline import device_name, synchronise
+from benchmarks.timing import clock, device_name
 from benchmarks.results import record
 from detector.checkpoint import save_checkpoint
 from detector.config import Config
@@ -34,14 +32,6 @@ from detector.model import Detector
 from detector.runtime import Precision, resolve_device
 
 CELLS = ("noise:white:snr=10..10.5", "reverb:rt60=0.6", "resample:8000", "lowpass:7000", "mp3:128k")
-
-
-def timed(function, device: torch.device) -> float:
-    synchronise(device)
-    started = time.perf_counter()
-    function()
-    synchronise(device)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -78,13 +68,11 @@ def ablation_costs(config: Config, device: torch.device, repeats: int) -> dict[s
     model = Detector(config.data.sample_rate, config.features, config.model).to(device).eval()
     options = EvaluationOptions(device=str(device), cache_dir=config.data.cache_dir)
     split = open_split(config, config.data.manifest, options, device)
-    clean = statistics.median(timed(lambda: split.score([model], "clean", precision), device)
-                              for _ in range(repeats))
+    clean = clock(lambda: split.score([model], "clean", precision), device, repeats, warmup=0)
     results = {"ablation clean pass (s)": clean}
     for condition in CELLS:
-        first = timed(lambda: split.score([model], condition, precision), device)
-        again = statistics.median(timed(lambda: split.score([model], condition, precision), device)
-                                  for _ in range(repeats))
+        first = clock(lambda: split.score([model], condition, precision), device, repeats=1, warmup=0)
+        again = clock(lambda: split.score([model], condition, precision), device, repeats, warmup=0)
         if condition.startswith("mp3"):
             results[f"ablation {condition} first pass, coding (ratio)"] = first / clean
         results[f"ablation {condition} (ratio)"] = again / clean
@@ -98,9 +86,9 @@ def predict_rates(checkpoint: Path, config: Config, device: torch.device) -> dic
     files = [manifest.audio_path(row) for row in manifest.rows]
     audio_s = float(cache.lengths.sum()) / config.data.sample_rate
     detector.predict_files(files[:8], progress=False)   # warm-up
-    files_rate = audio_s / timed(lambda: detector.predict_files(files, progress=False), device)
+    files_rate = audio_s / clock(lambda: detector.predict_files(files, progress=False), device, 1, warmup=0)
     long_clip = np.tile(np.concatenate([cache.waveform(i) for i in range(20)]), 30)[: 600 * config.data.sample_rate]
-    long_rate = 600.0 / timed(lambda: detector.predict(long_clip, config.data.sample_rate), device)
+    long_rate = 600.0 / clock(lambda: detector.predict(long_clip, config.data.sample_rate), device, 1, warmup=0)
     return {f"predict {len(files)} files (decode included)": files_rate, "predict one 600 s clip": long_rate}
 
 

@@ -18,7 +18,7 @@ import torch
 
 from benchmarks.baselines import launder_scipy as base
 from benchmarks.pipeline import device_name, record
-from benchmarks.run import clock
+from benchmarks.timing import clock
 from detector.launder import STUDY_CONDITIONS, LaunderBanks, parse_condition
 from detector.runtime import resolve_device
 

@@ -14,13 +14,11 @@ Run: ``python -m benchmarks.pipeline [--manifest M] [--batches 10] [--batch-size
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
+from benchmarks.timing import clock, device_name
 from detector.config import Config
 from detector.data import CropDataset, load_corpus, make_loader
 from detector.data.loader import to_device
@@ -34,32 +32,12 @@ from detector.train import train_step
 HERE = Path(__file__).parent
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
-
-
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_stage(step, batches: list, device: torch.device, warmup: int, repeats: int) -> float:
-    """Median clips/s of ``step(batch)`` over ``batches`` (after ``warmup`` untimed batches)."""
+    """Clips/s of ``step(batch)`` over all ``batches`` (median pass), after ``warmup`` untimed batches."""
     for batch in batches[:warmup]:
         step(batch)
-    rates = []
-    for _ in range(repeats):
-        synchronise(device)
-        started = time.perf_counter()
-        clips = 0
-        for batch in batches:
-            step(batch)
-            clips += batch[0].shape[0]
-        synchronise(device)
-        rates.append(clips / (time.perf_counter() - started))
-    return statistics.median(rates)
+    clips = sum(batch[0].shape[0] for batch in batches)
+    return clips / clock(lambda: [step(batch) for batch in batches], device, repeats, warmup=0)
 
 
 def main() -> None:
@@ -123,15 +101,12 @@ def main() -> None:
 
 
 def _loader_rate(load_batches, stage, device, repeats: int) -> float:
-    """Clips/s of reading crops from the cache and copying them to the device."""
-    rates = []
-    for _ in range(repeats + 1):   # the first pass warms the page cache
-        synchronise(device)
-        started = time.perf_counter()
-        clips = sum(stage(batch)[0].shape[0] for batch in load_batches())
-        synchronise(device)
-        rates.append(clips / (time.perf_counter() - started))
-    return statistics.median(rates[1:])
+    """Clips/s of reading crops from the cache and copying them to the device (the warm-up pass fills
+    the page cache)."""
+    clips = []
+    seconds = clock(lambda: clips.append(sum(stage(batch)[0].shape[0] for batch in load_batches())), device,
+                    repeats, warmup=1)
+    return clips[-1] / seconds
 
 
 def record(results: dict, name: str, args: argparse.Namespace | None = None, benchmark: str = "pipeline",

@@ -76,7 +76,7 @@ def folder_bytes(folder: Path) -> int:
 
 def run_ours(manifest_path: Path, work: Path, device_name: str = "auto", batch_size: int = 32,
              mp3: bool = True) -> dict:
-    from benchmarks.pipeline import synchronise
+    from benchmarks.timing import synchronise
     from detector.config import DataConfig
     from detector.data import CropDataset, load_corpus, make_loader
     from detector.data.loader import to_device
