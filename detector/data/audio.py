@@ -69,6 +69,9 @@ def iter_decode(path: str | Path, sample_rate: int = 16000,
         if not MIN_FILE_RATE <= file_rate <= MAX_FILE_RATE:
             raise AudioError(f"{path}: sample rate {file_rate} Hz is outside {MIN_FILE_RATE}..{MAX_FILE_RATE} Hz "
                              "(corrupt header?)")
+        declared = wav_declared_frames(path) if format_name in ("WAV", "WAVEX") else None
+        if declared is not None and declared > frames:
+            raise AudioError(f"{path}: truncated: the WAV header declares {declared} frames, the file holds {frames}")
         resampler = _StreamResampler(path, file_rate, sample_rate) if file_rate != sample_rate else None
         step = resampler.orig if resampler else 1
         frames_per_block = max(step, (max(1, block_samples // channels) // step) * step)
@@ -112,6 +115,39 @@ def iter_decode(path: str | Path, sample_rate: int = 16000,
             tail = resampler.finish()
             if tail.size:
                 yield tail
+
+
+def wav_declared_frames(path: str | Path) -> int | None:
+    """Frames a RIFF WAV's ``data`` chunk header declares, or None if it declares no usable size.
+
+    libsndfile trusts the file over its header: a WAV cut short decodes as a shorter clip with
+    no error, so the header is read here to tell a truncated file from a short one. Streaming
+    writers leave the size 0 or 0xFFFFFFFF ("unknown"); those, and files that are not plain
+    RIFF WAV (RF64, W64), give None.
+    """
+    try:
+        with open(path, "rb") as handle:
+            riff = handle.read(12)
+            if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if kind == b"fmt ":
+                    fmt = handle.read(size)
+                    block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                    handle.seek(size % 2, os.SEEK_CUR)   # chunks are padded to an even size
+                elif kind == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block_align
+                else:
+                    handle.seek(size + size % 2, os.SEEK_CUR)
+    except OSError:
+        return None
 
 
 def _check_regular_file(path: Path) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from detector.data.audio import MIN_DURATION_S
+from detector.data.audio import MIN_DURATION_S, wav_declared_frames
 from detector.io_utils import atomic_write_text
 
 HEAD_S = 2.0
@@ -41,6 +41,9 @@ def probe(path: str) -> dict | str:
             frames, rate, channels = handle.frames, handle.samplerate, handle.channels
             if frames <= 0:
                 return "0 samples (empty file?)"
+            declared = wav_declared_frames(path) if handle.format in ("WAV", "WAVEX") else None
+            if declared is not None and declared > frames:
+                return f"truncated: the WAV header declares {declared} frames, the file holds {frames}"
             duration_s = frames / rate
             if duration_s < MIN_DURATION_S:
                 return f"{duration_s:.3f} s is shorter than the minimum {MIN_DURATION_S} s"

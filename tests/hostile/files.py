@@ -40,6 +40,13 @@ def wav_header(frames: int, rate: int, channels: int = 1, bits: int = 16, float_
         b"data" + struct.pack("<I", data)
 
 
+def _streamed_wav_header(rate: int) -> bytes:
+    """A WAV header as a streaming writer leaves it: sizes 0xFFFFFFFF ("unknown")."""
+    header = bytearray(wav_header(0, rate))
+    header[4:8] = header[40:44] = struct.pack("<I", 0xFFFFFFFF)
+    return bytes(header)
+
+
 def png_bytes() -> bytes:
     """A real 1x1 PNG."""
     def chunk(kind: bytes, body: bytes) -> bytes:
@@ -70,6 +77,12 @@ def write_hostile_corpus(folder: Path) -> dict[str, Case]:
     put("truncated_flac", "truncated.flac", lambda p: p.write_bytes(flac.read_bytes()[: flac.stat().st_size // 2]),
         r"(truncated|cannot decode)")
     flac.unlink()
+    whole = folder / "_whole.wav"
+    soundfile.write(whole, tone(2.0, RATE), RATE, subtype="PCM_16")
+    # libsndfile reads a cut WAV as a shorter clip without complaint: the header gives it away
+    put("truncated_wav", "truncated.wav", lambda p: p.write_bytes(whole.read_bytes()[: 44 + 2 * int(1.2 * RATE)]),
+        r"truncated: the WAV header declares 32000 frames, the file holds 19200")
+    whole.unlink()
     put("text_as_wav", "readme.wav", lambda p: p.write_text("this is a text file, not audio\n" * 20),
         r"cannot decode as audio.*(not an audio file|format)")
     put("png_as_flac", "picture.flac", lambda p: p.write_bytes(png_bytes()), r"cannot decode as audio")
@@ -101,6 +114,8 @@ def write_hostile_corpus(folder: Path) -> dict[str, Case]:
         length=RATE)
     put("non_ascii", "dönüşüm/音声 クリップ.flac", lambda p: soundfile.write(p, tone(0.5, RATE), RATE), length=8000)
     put("spaces", "with spaces/a clip (1).wav", lambda p: soundfile.write(p, tone(0.5, RATE), RATE), length=8000)
+    put("streamed_wav", "streamed.wav", lambda p: p.write_bytes(_streamed_wav_header(RATE) + (
+        tone(1.0, RATE) * 32767).astype("<i2").tobytes()), length=RATE)
     put("full_scale_48k", "full_scale_48k.wav",
         lambda p: soundfile.write(p, np.sign(tone(1.0, 48000, 200.0)), 48000, subtype="FLOAT"), length=RATE)
     return cases

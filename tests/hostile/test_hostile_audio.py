@@ -2,6 +2,7 @@
 decodes to a valid clip; through ``decode``, the waveform cache (fail / counted skip) and the CLI."""
 import json
 import re
+import struct
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import detector.data.cache as cache_module
 from detector.cli import main
 from detector.data import BadRowsError, decode, load_or_build_cache, read_manifest
 from detector.data.audio import AudioError, iter_decode
-from tests.hostile.files import RATE, manifest_text, tone, write_hostile_corpus
+from tests.hostile.files import RATE, manifest_text, tone, wav_header, write_hostile_corpus
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +23,10 @@ def corpus(tmp_path_factory):
     return folder, write_hostile_corpus(folder)
 
 
-BAD = ["zero_length", "header_only", "truncated_flac", "text_as_wav", "png_as_flac", "nan_samples", "inf_samples",
+BAD = ["zero_length", "header_only", "truncated_flac", "truncated_wav", "text_as_wav", "png_as_flac", "nan_samples", "inf_samples",
        "all_zero", "one_sample", "too_loud_float", "folder_named_wav", "fifo_named_wav", "odd_rate", "missing"]
-GOOD = ["eight_channels", "rate_8k", "rate_96k", "pcm_24", "float_32", "non_ascii", "spaces", "full_scale_48k"]
+GOOD = ["eight_channels", "rate_8k", "rate_96k", "pcm_24", "float_32", "non_ascii", "spaces", "full_scale_48k",
+        "streamed_wav"]
 
 
 @pytest.mark.parametrize("name", BAD)
@@ -148,3 +150,19 @@ def test_cli_reports_bad_clips_or_skips_them_with_a_count(corpus, tmp_path, caps
     assert main(command + ["--out", str(tmp_path / "b"), "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
     assert "skipped 2 bad clip(s) of 5" in out and "wrote 3 files" in out
+
+
+def test_wav_header_walk_skips_other_chunks_and_odd_padding(tmp_path):
+    from detector.data.audio import wav_declared_frames
+
+    samples = (tone(0.5, RATE) * 32767).astype("<i2").tobytes()
+    header = bytearray(wav_header(len(samples) // 2, RATE))
+    listing = b"LIST" + struct.pack("<I", 5) + b"INFO!" + b"\x00"   # odd size, padded to even
+    wav = bytes(header[:36]) + listing + bytes(header[36:]) + samples
+    path = tmp_path / "with_list.wav"
+    path.write_bytes(wav)
+    assert wav_declared_frames(path) == len(samples) // 2 == len(decode(path))
+    path.write_bytes(wav[: -len(samples) // 2])
+    with pytest.raises(AudioError, match="truncated: the WAV header declares 8000 frames, the file holds 4000"):
+        decode(path)
+    assert wav_declared_frames(tmp_path / "missing.wav") is None
