@@ -29,6 +29,9 @@ MAX_RESAMPLE_KERNEL = 4_000_000     # weights in the windowed-sinc kernel for a 
 LOWPASS_FILTER_WIDTH, ROLLOFF = 6, 0.99   # torchaudio.functional.resample's defaults
 # Formats whose header frame count is exact: fewer decoded frames means a truncated file.
 EXACT_LENGTH_FORMATS = {"FLAC", "WAV", "WAVEX", "W64", "RF64", "AIFF", "CAF", "AU"}
+# WAV format tags whose frames are data bytes / block align: PCM, IEEE float, A-law, mu-law, extensible.
+UNCOMPRESSED_WAV_TAGS = {0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE}
+UNKNOWN_WAV_SIZES = {0, 0xFFFFFFFF, 0x7FFFF000}   # what streaming writers (SoX: 0x7FFFF000) leave
 
 
 class AudioError(ValueError):
@@ -122,8 +125,9 @@ def wav_declared_frames(path: str | Path) -> int | None:
 
     libsndfile trusts the file over its header: a WAV cut short decodes as a shorter clip with
     no error, so the header is read here to tell a truncated file from a short one. Streaming
-    writers leave the size 0 or 0xFFFFFFFF ("unknown"); those, and files that are not plain
-    RIFF WAV (RF64, W64), give None.
+    writers leave the size "unknown" (0, 0xFFFFFFFF, or SoX's 0x7FFFF000); those, compressed
+    encodings (ADPCM, GSM: their frames are not data bytes / block size), and files that are
+    not plain RIFF WAV (RF64, W64) give None.
     """
     try:
         with open(path, "rb") as handle:
@@ -138,10 +142,12 @@ def wav_declared_frames(path: str | Path) -> int | None:
                 kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
                 if kind == b"fmt ":
                     fmt = handle.read(size)
-                    block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                    if len(fmt) < 14 or int.from_bytes(fmt[:2], "little") not in UNCOMPRESSED_WAV_TAGS:
+                        return None
+                    block_align = int.from_bytes(fmt[12:14], "little")
                     handle.seek(size % 2, os.SEEK_CUR)   # chunks are padded to an even size
                 elif kind == b"data":
-                    if not block_align or size in (0, 0xFFFFFFFF):
+                    if not block_align or size in UNKNOWN_WAV_SIZES:
                         return None
                     return size // block_align
                 else:

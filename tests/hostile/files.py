@@ -40,10 +40,10 @@ def wav_header(frames: int, rate: int, channels: int = 1, bits: int = 16, float_
         b"data" + struct.pack("<I", data)
 
 
-def _streamed_wav_header(rate: int) -> bytes:
-    """A WAV header as a streaming writer leaves it: sizes 0xFFFFFFFF ("unknown")."""
+def _streamed_wav_header(rate: int, unknown: int) -> bytes:
+    """A WAV header as a streaming writer leaves it, sizes set to its "unknown" value."""
     header = bytearray(wav_header(0, rate))
-    header[4:8] = header[40:44] = struct.pack("<I", 0xFFFFFFFF)
+    header[4:8] = header[40:44] = struct.pack("<I", unknown)
     return bytes(header)
 
 
@@ -114,8 +114,13 @@ def write_hostile_corpus(folder: Path) -> dict[str, Case]:
         length=RATE)
     put("non_ascii", "dönüşüm/音声 クリップ.flac", lambda p: soundfile.write(p, tone(0.5, RATE), RATE), length=8000)
     put("spaces", "with spaces/a clip (1).wav", lambda p: soundfile.write(p, tone(0.5, RATE), RATE), length=8000)
-    put("streamed_wav", "streamed.wav", lambda p: p.write_bytes(_streamed_wav_header(RATE) + (
+    put("streamed_wav", "streamed.wav", lambda p: p.write_bytes(_streamed_wav_header(RATE, 0xFFFFFFFF) + (
         tone(1.0, RATE) * 32767).astype("<i2").tobytes()), length=RATE)
+    put("sox_streamed_wav", "sox_streamed.wav", lambda p: p.write_bytes(_streamed_wav_header(RATE, 0x7FFFF000) + (
+        tone(1.0, RATE) * 32767).astype("<i2").tobytes()), length=RATE)
+    # GSM 06.10 in WAV: compressed, so its header's data size says nothing about frames; GSM pads to
+    # whole 320-sample blocks (8,000 -> 8,320 frames at 8 kHz: 16,640 at 16 kHz)
+    put("gsm_wav", "gsm.wav", lambda p: soundfile.write(p, tone(1.0, 8000), 8000, subtype="GSM610"), length=16640)
     put("full_scale_48k", "full_scale_48k.wav",
         lambda p: soundfile.write(p, np.sign(tone(1.0, 48000, 200.0)), 48000, subtype="FLOAT"), length=RATE)
     return cases

@@ -26,7 +26,7 @@ def corpus(tmp_path_factory):
 BAD = ["zero_length", "header_only", "truncated_flac", "truncated_wav", "text_as_wav", "png_as_flac", "nan_samples", "inf_samples",
        "all_zero", "one_sample", "too_loud_float", "folder_named_wav", "fifo_named_wav", "odd_rate", "missing"]
 GOOD = ["eight_channels", "rate_8k", "rate_96k", "pcm_24", "float_32", "non_ascii", "spaces", "full_scale_48k",
-        "streamed_wav"]
+        "streamed_wav", "sox_streamed_wav", "gsm_wav"]
 
 
 @pytest.mark.parametrize("name", BAD)
