@@ -17,8 +17,8 @@ import scipy.signal
 import torch
 
 from benchmarks.baselines import launder_scipy as base
-from benchmarks.pipeline import device_name, record
-from benchmarks.timing import clock
+from benchmarks.pipeline import record
+from benchmarks.timing import clock, device_name
 from detector.launder import STUDY_CONDITIONS, LaunderBanks, parse_condition
 from detector.runtime import resolve_device
 

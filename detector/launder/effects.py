@@ -36,9 +36,9 @@ def butter_sos(order: int, cutoff_hz: float | Sequence[float], sample_rate: int,
 def lowpass_cutoffs(cutoff_hz: Uniform | Choice) -> tuple[float, ...]:
     """The cutoffs, in Hz, a :class:`LowPass` designs for a condition's ``cutoff``.
 
-    Alternatives ``a|b`` are taken as they are. A range ``lo..hi`` becomes a grid every
-    ``LOWPASS_GRID_HZ`` from ``lo`` up to and including ``hi``, each point equally likely:
-    coefficients are designed once per grid point (with scipy), not per example.
+    Alternatives ``a|b`` are taken as they are. A range ``lo..hi`` becomes evenly spaced points
+    at most ``LOWPASS_GRID_HZ`` apart from ``lo`` up to and including ``hi``, each equally likely:
+    coefficients are designed once per point (with scipy), not per example.
     """
     if isinstance(cutoff_hz, Choice):
         return cutoff_hz.options

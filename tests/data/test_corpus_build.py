@@ -88,7 +88,7 @@ def test_each_voice_speaks_each_text_at_most_once(large_plan):
             per_system.setdefault((split, rest[0]), []).extend(jobs)
     assert per_system
     for (split, system), jobs in per_system.items():
-        pairs = Counter((job.voice, job.lang, job.name, job.codec) for job in jobs)
+        pairs = Counter((job.voice, job.lang, job.text) for job in jobs)   # whatever channel it is paired with
         assert max(pairs.values()) == 1
         # every voice of the system speaks in this split
         assert {job.voice for job in jobs} == {v for _, v in LARGE.tts_voices[system]}
@@ -275,3 +275,33 @@ def test_a_tts_candidate_without_audio_is_skipped_with_its_reason(tmp_path, monk
     assert build._render_worker((job, tmp_path, tmp_path)) == (
         job, None, "festival_clunits voice v wrote an empty file for 'x'")
     assert not (tmp_path / job.path).exists()
+
+
+def test_spoof_need_rounds_the_split_total_not_each_language():
+    from detector.data.corpus_build.plan import spoof_need
+
+    bonafide = {"en": 11, "es": 11, "fr": 11, "it": 11, "ru": 10}   # 54 clips
+    for ratio in (0.5, 1.5, 2.0):
+        need = spoof_need(bonafide, ratio)
+        assert sum(need.values()) == round(ratio * 54)
+        assert all(abs(need[lang] - ratio * n) < 1 for lang, n in bonafide.items())
+
+
+def test_a_language_no_engine_speaks_is_reported_short():
+    from detector.data.corpus_build.plan import quota_shortfalls
+
+    preset = dataclasses.replace(LARGE, tts_voices={**LARGE.tts_voices, "espeak": [("en", "en-us+f3")]},
+                                 spoof_systems={split: ("espeak",) for split in ("train", "val", "test")},
+                                 spoof_per_bonafide=1.0)   # one English voice covers exactly the English
+    prompts = fake_prompts(preset)
+    wanted = quotas(preset, candidate_jobs(preset, prompts, split_names(prompts)))
+    lines = quota_shortfalls(preset, wanted)
+    assert any(line.startswith("train es: 0 spoof clips planned of the") for line in lines)
+    assert not any(" en:" in line for line in lines)
+    assert quota_shortfalls(LARGE, quotas(LARGE, candidate_jobs(LARGE, fake_prompts(LARGE),
+                                                                split_names(fake_prompts(LARGE))))) == []
+
+
+def test_a_preset_fixes_both_quotas_or_neither():
+    with pytest.raises(ValueError, match="give both bonafide_quota and spoof_quota, or neither"):
+        dataclasses.replace(DEMO, spoof_quota=None)

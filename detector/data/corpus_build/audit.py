@@ -39,7 +39,8 @@ def clip_features(x: np.ndarray, sample_rate: int) -> np.ndarray:
     frames = x[np.arange(win)[None, :] + hop * np.arange(n)[:, None]] if len(x) >= win else x[None, :]
     frame_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
     return np.array([len(x) / sample_rate, 10 * np.log10(np.mean(x**2) + 1e-12),
-                     freqs[np.searchsorted(cumulative, 0.95)], power[freqs > 4000].sum() / total,
+                     freqs[min(np.searchsorted(cumulative, 0.95), len(freqs) - 1)],   # silent clip: the top bin
+                     power[freqs > 4000].sum() / total,
                      power[freqs > 7000].sum() / total, np.percentile(frame_db, 5), np.abs(x).max()])
 
 

@@ -6,6 +6,7 @@ import argparse
 import csv
 import dataclasses
 import importlib.util
+import math
 import multiprocessing
 import os
 import shutil
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from detector.data.corpus_build.generators import (
     FESTIVAL_PACKAGES, VOCODERS, SynthesisError, synthesize, vocode_griffinlim, vocode_lpc, vocode_world)
 from detector.data.corpus_build.hygiene import MIN_DURATION_S, SAMPLE_RATE, finish, trim_silence
-from detector.data.corpus_build.plan import Job, candidate_jobs, quotas, split_names
+from detector.data.corpus_build.plan import Job, candidate_jobs, quota_shortfalls, quotas, split_names
 from detector.data.corpus_build.presets import PRESETS, SPLIT_FRACTIONS, Preset
 from detector.data.corpus_build.sources import decode_prompts, fetch_sources
 from detector.data.corpus_build.tools import BuildError, require, seed_for
@@ -168,6 +169,8 @@ def build(preset: Preset, out: Path, scratch: Path, workers: int = 2, plan_only:
     groups = candidate_jobs(preset, prompts, split_names(prompts))
     wanted = quotas(preset, groups)
     print(plan_table(groups, wanted), flush=True)
+    for line in quota_shortfalls(preset, wanted):
+        print(f"warning: {line}", file=sys.stderr)
     if plan_only:
         return None
     # An old manifest would name files about to be replaced: it goes with them, and the new one
@@ -205,8 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.spoof_per_bonafide is not None:
         if preset.spoof_quota is not None:
             parser.error(f"--spoof-per-bonafide: preset {preset.name!r} has fixed quotas")
-        if args.spoof_per_bonafide <= 0:
-            parser.error("--spoof-per-bonafide must be positive")
+        if not (math.isfinite(args.spoof_per_bonafide) and args.spoof_per_bonafide > 0):
+            parser.error("--spoof-per-bonafide must be a positive number")
         preset = dataclasses.replace(preset, spoof_per_bonafide=args.spoof_per_bonafide)
     try:
         build(preset, args.out, args.scratch, args.workers, args.plan_only)

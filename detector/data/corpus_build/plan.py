@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,10 @@ def candidate_jobs(preset: Preset, prompts: list[Prompt], name_split: dict[str, 
                     groups[(split, "spoof", system, lang)] = [job for job in jobs if job.lang == lang]
             else:
                 groups[(split, "spoof", system)] = jobs
+    paths = Counter(job.path for jobs in groups.values() for job in jobs)
+    clashes = [path for path, n in paths.items() if n > 1]
+    if clashes:
+        raise ValueError(f"corpus_build: {len(clashes)} clips would share a file name, e.g. {clashes[0]}")
     return groups
 
 
@@ -112,13 +117,13 @@ def _tts_jobs(preset: Preset, system: str, split: str, pool: list[Prompt], shuff
     voices of a language rotated, so each voice speaks each text at most once.
     Texts come from the split's own real prompts, so a test-only speaker's
     language is synthesised in train/val only if another speaker has it there.
-    Each TTS clip takes the channel codec of the prompt whose text it speaks.
+    Each TTS clip takes the channel codec of the prompt whose text it speaks; a
+    text two speakers share is paired with one of them (``_one_prompt_per_text``).
     """
     voices = preset.tts_voices[system]
     # A language with two voices is shuffled twice and the second order kept: wasteful, but the
     # demo corpus was built from this random stream, and its files are byte-reproducible.
-    texts = {lang: shuffled(sorted((p for p in pool if p.lang == lang and len(p.text) >= MIN_TEXT_CHARS),
-                                   key=lambda p: (p.name, p.text, p.speaker)))
+    texts = {lang: shuffled(_one_prompt_per_text([p for p in pool if p.lang == lang and len(p.text) >= MIN_TEXT_CHARS]))
              for lang, _ in voices}
     lang_voices = {lang: [v for lang_, v in voices if lang_ == lang] for lang in texts}
     used = dict.fromkeys(texts, 0)
@@ -136,6 +141,16 @@ def _tts_jobs(preset: Preset, system: str, split: str, pool: list[Prompt], shuff
                 voice = lang_voices[lang][(index + lap) % len(lang_voices[lang])]
                 jobs.append(_tts_job(preset, system, split, lang, voice, prompt))
     return jobs
+
+
+def _one_prompt_per_text(prompts: list[Prompt]) -> list[Prompt]:
+    """One prompt per (name, text), sorted by it: where two speakers read the same text, the one
+    chosen by a seed from the prompt name (no draw from the shared random stream), so a voice
+    never speaks one text twice for two channels."""
+    by_text: dict[tuple[str, str], list[Prompt]] = {}
+    for prompt in sorted(prompts, key=lambda p: (p.name, p.text, p.speaker)):
+        by_text.setdefault((prompt.name, prompt.text), []).append(prompt)
+    return [group[seed_for(name) % len(group)] for (name, _), group in by_text.items()]
 
 
 def _tts_job(preset: Preset, system: str, split: str, lang: str, voice: str, prompt: Prompt) -> Job:
@@ -170,15 +185,43 @@ def quotas(preset: Preset, groups: dict[tuple, list[Job]]) -> dict[tuple, int]:
         if preset.spoof_quota is not None:
             wanted.update({(split, "spoof", s): preset.spoof_quota[split][s] for s in systems})
             continue
-        need = Counter()
+        bonafide = Counter()
         for group, n in wanted.items():
             if group[:2] == (split, "bonafide"):
-                need[group[-1]] += n
-        need = {lang: round(preset.spoof_per_bonafide * n) for lang, n in need.items()}
+                bonafide[group[-1]] += n
+        need = spoof_need(bonafide, preset.spoof_per_bonafide)
         capacity = {(g[2], g[3]): len(jobs) for g, jobs in groups.items() if g[:2] == (split, "spoof")}
         shares = language_matched_shares(need, capacity, list(systems))
         wanted.update({(split, "spoof", system, lang): n for (system, lang), n in shares.items()})
     return wanted
+
+
+def spoof_need(bonafide: dict[str, int], ratio: float) -> dict[str, int]:
+    """Spoof clips wanted per language: ``ratio`` times each language's bona fide clips, rounded so
+    that the split's total is ``round(ratio * bona fide total)`` (largest remainders get the units)."""
+    exact = {lang: ratio * n for lang, n in bonafide.items()}
+    need = {lang: math.floor(v) for lang, v in exact.items()}
+    missing = round(ratio * sum(bonafide.values())) - sum(need.values())
+    for lang in sorted(exact, key=lambda lang: need[lang] - exact[lang])[:missing]:
+        need[lang] += 1
+    return need
+
+
+def quota_shortfalls(preset: Preset, wanted: dict[tuple, int]) -> list[str]:
+    """Languages whose spoof quota falls short of their need (no engine speaks them, or too few
+    candidates), one line each; empty for presets with fixed quotas."""
+    if preset.spoof_quota is not None:
+        return []
+    lines = []
+    for split in preset.spoof_systems:
+        bonafide, spoof = Counter(), Counter()
+        for group, n in wanted.items():
+            if group[0] == split:
+                (bonafide if group[1] == "bonafide" else spoof)[group[-1]] += n
+        for lang, n in spoof_need(bonafide, preset.spoof_per_bonafide).items():
+            if spoof[lang] < n:
+                lines.append(f"{split} {lang}: {spoof[lang]} spoof clips planned of the {n} needed")
+    return lines
 
 
 def language_matched_shares(need: dict[str, int], capacity: dict[tuple[str, str], int],

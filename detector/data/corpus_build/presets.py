@@ -22,8 +22,8 @@ class Preset:
     prompt of the split. ``spoof_systems``: split -> systems made for that split
     (a system absent from train/val is unseen in test). ``spoof_quota``:
     split -> {system: clips}, or None to give each split and language
-    ``spoof_per_bonafide`` times as many spoof clips as bona fide ones, shared
-    evenly over the systems that speak it. ``tts_voices``: system ->
+    ``spoof_per_bonafide`` times as many spoof clips as bona fide ones, shared over
+    the systems that speak it (``plan.language_matched_shares``). ``tts_voices``: system ->
     [(language, engine voice)]. ``target_duration_s``: each clip is cut to a
     length drawn uniformly from this range (seconds). ``pair_tts_with_prompt``: a
     TTS clip is paired with the real prompt whose text it speaks: it is cut no
@@ -43,6 +43,12 @@ class Preset:
     spoof_quota: dict[str, dict[str, int]] | None = None
     pair_tts_with_prompt: bool = False
     spoof_per_bonafide: float = 1.0
+
+    def __post_init__(self) -> None:
+        # Fixed bona fide quotas with ratio-based spoof quotas would plan spoofs for groups
+        # nobody renders; the presets fix both or neither.
+        if (self.bonafide_quota is None) != (self.spoof_quota is None):
+            raise ValueError(f"preset {self.name!r}: give both bonafide_quota and spoof_quota, or neither")
     extra_fields: tuple[str, ...] = ()
 
 
