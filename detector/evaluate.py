@@ -46,11 +46,11 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     The top-level metrics pool the trials of every condition (with one condition they are
     that condition's); ``per_condition``, ``per_system`` (each spoof system against all
     bona fide) and ``per_bonafide_speaker`` (each speaker's bona fide trials against all
-    spoofs: held-out speakers show here) break them down, and
-    ``per_manifest_condition`` gives the EER inside each value of the manifest's own
-    ``condition`` column (a corpus's channel or codec, e.g. ASVspoof 2021's), when it has one. Threshold
-    metrics are given at a calibrated bona fide probability of 0.5 (calibration fitted on the
-    validation split during training) and at the EER threshold.
+    spoofs: held-out speakers show here) break them down, and ``per_manifest_condition``
+    gives the EER inside each value of the manifest's own ``condition`` column (a corpus's
+    channel or codec, e.g. ASVspoof 2021's), when it has one. Threshold metrics are given at
+    a calibrated bona fide probability of 0.5 (calibration fitted on the validation split
+    during training) and at the EER threshold.
     """
     options = options or EvaluationOptions()
     out_dir = Path(out_dir)
@@ -68,7 +68,8 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     per_condition, lines, curves, all_scores = {}, [], {}, []
     for condition in options.conditions:
         scores = split.score([model], condition, precision, options.seed)[0]
-        per_condition[condition] = _report(scores, split.targets, systems, speakers, channels, threshold, options.cost)
+        per_condition[condition] = _report(scores, split.targets, systems, speakers, channels, threshold,
+                                           options.cost)
         curve = det_curve(scores[split.targets == 1], scores[split.targets == 0])
         curves[condition] = (curve.miss, curve.false_alarm)
         lines += [f"{clip.utt} {clip.label} {clip.system} {condition} {score:.6f}"

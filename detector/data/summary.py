@@ -3,8 +3,9 @@
 :func:`summary_text` renders counts per split x label, per split x system, speakers, durations,
 sample rates and levels; :func:`shortcut_warnings` lists leaks (a speaker in two splits) and
 shortcuts (a property other than the speech itself that tells the classes apart: sample rate,
-channel/codec condition, duration, level), each measured by how well that property alone separates bona fide from
-spoof (ROC AUC of the property as a score; 0.5 = useless, 1.0 or 0.0 = a perfect shortcut).
+channel/codec condition, duration, level), each measured by how well that property alone
+separates bona fide from spoof (a category's share in each class; for numbers, the ROC AUC of
+the property as a score: 0.5 = useless, 1.0 or 0.0 = a perfect shortcut).
 """
 from __future__ import annotations
 
