@@ -20,9 +20,10 @@ Hygiene, identical for both classes: every clip goes through its channel's codec
 and round-tripped through FFmpeg's encoder for the channel of the prompt it is
 made from, then the same decoder), then the same silence trim, the same cut to
 a seeded target length at a pause, 10 ms fades, and the same loudness
-normalisation (-23 dBFS RMS over active frames, peak below 0.99). Narrowband
-channels therefore carry both classes in the same proportion as the prompts,
-so "no energy above 4 kHz" does not give the label away.
+normalisation (-23 dBFS RMS over active frames, peak below 0.99). With spoof
+quotas matched to the prompts language by language, the narrowband channels
+carry both classes in about the same proportion (measured: the package's
+README.md), so "no energy above 4 kHz" does not give the label away.
 
 Splits follow ASVspoof's evaluation design: prompt names (texts) are split
 60/15/25 into train/val/test, so no text is shared between train and test;
