@@ -17,6 +17,13 @@ COLUMNS = ("date", "benchmark", "stage", "device", "torch", "batch_size", "crop_
 
 # One paragraph per benchmark, shown above its table in RESULTS.md.
 SECTIONS: dict[str, str] = {
+    "corpus_build": (
+        "Building the `large` research corpus (`python -m detector.data.corpus_build --preset large "
+        "--workers 2`, wall time by `/usr/bin/time`): 13 Debian packages, 2,390 prompts decoded, 3,498 clips "
+        "rendered (TTS, vocoders, FFmpeg codec round trips), and training/evaluating ResNet-18 on it "
+        "(`detector train --crop-s 2.0 --epochs 30 --patience 30`, then `detector evaluate` under clean + 3 "
+        "conditions). Not a ratio: a build has no baseline; the numbers say what a rebuild costs."
+    ),
     "study": (
         "The robustness study end to end: N source clips (4 s, 16 kHz FLAC on disk) x (clean + 29 study "
         "conditions) turned into model-ready batches. *ours*: decode once into the memory-mapped waveform "
@@ -73,7 +80,7 @@ def record(results: dict[str, float], device: str, args=None, benchmark: str = "
 
     Args:
         results: stage name -> number.
-        device: the device's name (see ``benchmarks.pipeline.device_name``).
+        device: the device's name (see ``benchmarks.timing.device_name``).
         args: parsed arguments; ``batch_size`` and ``crop_s`` are taken from it when present.
         benchmark: the section the rows belong to (a key of ``SECTIONS``, or a new one).
         unit, notes: one for all rows, or per stage.
