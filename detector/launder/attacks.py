@@ -2,12 +2,21 @@
 
 Contract shared by every attack (see :class:`Attack`):
 
-- ``params = attack.sample(batch, generator)`` draws all randomness, as a dict
-  of tensors with a leading ``batch`` axis, on ``generator.device``;
-- ``attack.apply(wave, params)`` is deterministic, batched (no Python loop
-  over examples), free of host syncs and file I/O, and keeps the length;
+- ``params = attack.sample(batch, generator)`` draws all randomness on the
+  **host**, from a CPU ``torch.Generator``, as a dict of small CPU tensors with
+  a leading ``batch`` axis (a few scalars per example, never a waveform-sized
+  tensor: long random signals come from device-resident banks at a drawn
+  offset);
+- ``attack.apply(wave, params)`` copies the parameters to ``wave.device``
+  without blocking, and is deterministic, batched (no Python loop over
+  examples), free of host syncs and file I/O, and keeps the length;
 - ``attack(wave, generator)`` does both.
 
+Why the host: every decision is then known to Python without reading the
+device, so a chain can gather each condition's examples and launder them
+alone (one condition's cost per example) with no synchronisation, and a
+parameter can be derived per example from anything the host knows (a clip's
+id and window, for evaluation) independently of batching and device.
 Passing the same ``params`` to several models gives them bit-identical inputs.
 """
 
@@ -26,20 +35,34 @@ from .sampling import Choice, Uniform
 Params = dict[str, torch.Tensor]
 
 
+def check_host_generator(generator: torch.Generator, where: str) -> None:
+    """Raise ``ValueError`` unless ``generator`` is a CPU generator (parameters are drawn on the host)."""
+    if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
+        device = getattr(generator, "device", type(generator).__name__)
+        raise ValueError(f"{where}: laundering parameters are drawn on the host; pass a CPU torch.Generator "
+                         f"(torch.Generator().manual_seed(seed)), got one on {device}")
+
+
 class Attack(torch.nn.Module):
     """Base class: a laundering condition on ``(batch, 1, time)`` float32 waveforms in [-1, 1].
 
     Subclasses set ``param_keys`` and implement :meth:`sample` and
-    :meth:`_transform`; :meth:`apply` adds input validation and keeps the output
-    in [-1, 1] (see :func:`functional.limit_peak`).
+    :meth:`_transform`; :meth:`apply` adds input validation, moves the
+    parameters to the waveform's device and keeps the output in [-1, 1] (see
+    :func:`functional.limit_peak`).
 
     Attributes:
         name: the condition string, e.g. ``"noise:white:snr=10"``.
         sample_rate: Hz of the waveforms this attack expects.
         param_keys: keys that :meth:`sample` returns and :meth:`apply` needs.
+        host_keys: keys that :meth:`_transform` receives as the host (CPU)
+            tensors ``sample`` drew, for attacks that group examples by a
+            parameter (e.g. one resampling kernel per rate); every other key
+            arrives on ``wave.device``.
     """
 
     param_keys: tuple[str, ...] = ()
+    host_keys: tuple[str, ...] = ()
 
     def __init__(self, name: str, sample_rate: int) -> None:
         super().__init__()
@@ -49,7 +72,7 @@ class Attack(torch.nn.Module):
         self.sample_rate = sample_rate
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
-        """Draw parameters for ``batch`` examples; tensors are on ``generator.device``."""
+        """Draw parameters for ``batch`` examples from a CPU ``generator``; CPU tensors, leading axis ``batch``."""
         raise NotImplementedError
 
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
@@ -69,12 +92,23 @@ class Attack(torch.nn.Module):
         """
         F.check_waveform(wave, self.name)
         self._check_params(params, wave.shape[0])
-        return F.limit_peak(self._transform(wave, params))
+        return F.limit_peak(self._transform(wave, self._place(params, wave.device)))
 
     def forward(self, wave: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """``apply(wave, sample(batch, generator))``."""
+        """``apply(wave, sample(batch, generator))``; ``generator`` is a CPU generator."""
         F.check_waveform(wave, self.name)
+        check_host_generator(generator, self.name)
         return self.apply(wave, self.sample(wave.shape[0], generator))
+
+    def _place(self, params: Params, device: torch.device) -> Params:
+        """``params`` with every key but ``host_keys`` on ``device``.
+
+        ``non_blocking``: a host-to-device copy that waits for the device queue would be a
+        synchronisation point (``cuda.set_sync_debug_mode`` flags it); the copy is enqueued
+        instead, and the CPU tensor stays alive until it has been read.
+        """
+        return {key: value if key in self.host_keys else value.to(device, non_blocking=True)
+                for key, value in params.items()}
 
     def _check_params(self, params: Params, batch: int) -> None:
         missing = [key for key in self.param_keys if key not in params]
@@ -129,7 +163,7 @@ class AddNoise(Attack):
         self.snr_db = snr_db
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
-        index = torch.randint(len(self.bank), (batch,), generator=generator, device=generator.device)
+        index = torch.randint(len(self.bank), (batch,), generator=generator)
         return {
             "noise_index": index,
             "offset": self.bank.sample_offsets(index, generator),
@@ -149,9 +183,12 @@ class AddReverb(Attack):
     samples long, i.e. down 60 dB at its end for the longest RT60.
 
     Params: ``rt60_s`` ``(batch,)`` seconds, ``drr_db`` ``(batch,)``
-    direct-to-reverberant ratio in dB, ``ir_noise`` ``(batch, 1, ir_len)``
-    standard normal fine structure of the tail. Editing ``rt60_s`` or
-    ``drr_db`` changes the room while keeping the same fine structure.
+    direct-to-reverberant ratio in dB, ``ir_offset`` ``(batch,)`` long start
+    of the tail's fine structure in a fixed bank of unit-variance white
+    Gaussian noise on the device (``2**19`` samples: as many distinct tails,
+    drawn on the host as one integer each instead of ``ir_len`` normals).
+    Editing ``rt60_s`` or ``drr_db`` changes the room while keeping the same
+    fine structure.
 
     Args:
         rt60_s: distribution of RT60 in seconds (all values > 0).
@@ -161,7 +198,7 @@ class AddReverb(Attack):
             room at RT60 0.6 s.
     """
 
-    param_keys = ("rt60_s", "drr_db", "ir_noise")
+    param_keys = ("rt60_s", "drr_db", "ir_offset")
 
     def __init__(
         self,
@@ -175,17 +212,23 @@ class AddReverb(Attack):
         self.rt60_s = rt60_s
         self.drr_db = drr_db
         self.ir_length = math.ceil(rt60_s.max * sample_rate)
+        self.fine_structure = NoiseBank.coloured(["white"], sample_rate)
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
         return {
             "rt60_s": self.rt60_s.sample(batch, generator),
             "drr_db": self.drr_db.sample(batch, generator),
-            "ir_noise": torch.randn(batch, 1, self.ir_length, generator=generator, device=generator.device),
+            "ir_offset": self.fine_structure.sample_offsets(torch.zeros(batch, dtype=torch.long), generator),
         }
 
+    def impulse_responses(self, params: Params) -> torch.Tensor:
+        """``(batch, 1, ir_length)`` unit-energy responses for device ``params`` (see :func:`functional.exponential_decay_rir`)."""
+        offset = params["ir_offset"]
+        noise = self.fine_structure.crop(torch.zeros_like(offset), offset, self.ir_length)
+        return F.exponential_decay_rir(noise, params["rt60_s"], self.sample_rate, params["drr_db"])
+
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
-        ir = F.exponential_decay_rir(params["ir_noise"], params["rt60_s"], self.sample_rate, params["drr_db"])
-        return F.fft_convolve(wave, ir)
+        return F.fft_convolve(wave, self.impulse_responses(params))
 
 
 class ResampleRoundTrip(Attack):
@@ -258,18 +301,16 @@ class AddRoomReverb(Attack):
     """
 
     param_keys = ("rir_index",)
-    allowed: torch.Tensor
 
     def __init__(self, bank, entries: Sequence[int], sample_rate: int = 16000, name: str | None = None) -> None:
         super().__init__(name or "reverb:bank", sample_rate)
         if not entries:
             raise ValueError(f"{self.name}: no impulse responses to draw from")
         self.bank = bank
-        self.register_buffer("allowed", torch.tensor(list(entries), dtype=torch.long), persistent=False)
+        self.allowed = torch.tensor(list(entries), dtype=torch.long)   # host-side, like every parameter
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
-        k = torch.randint(self.allowed.numel(), (batch,), generator=generator, device=generator.device)
-        return {"rir_index": self.allowed.to(generator.device)[k]}
+        return {"rir_index": self.allowed[torch.randint(self.allowed.numel(), (batch,), generator=generator)]}
 
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         return F.fft_convolve(wave, self.bank.irs[params["rir_index"]].unsqueeze(1))

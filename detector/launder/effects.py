@@ -192,7 +192,7 @@ class Polarity(Attack):
         self.p = p
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
-        return {"invert": torch.rand(batch, generator=generator, device=generator.device) < self.p}
+        return {"invert": torch.rand(batch, generator=generator) < self.p}
 
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         return F.polarity(wave, params["invert"])
@@ -242,7 +242,7 @@ class AddColouredNoise(Attack):
         self.bank = NoiseBank.coloured(["white"], sample_rate)
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
-        index = torch.zeros(batch, dtype=torch.long, device=generator.device)
+        index = torch.zeros(batch, dtype=torch.long)
         return {"decay": self.decay.sample(batch, generator), "snr_db": self.snr_db.sample(batch, generator),
                 "offset": self.bank.sample_offsets(index, generator)}
 

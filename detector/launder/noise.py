@@ -52,6 +52,8 @@ class NoiseBank(torch.nn.Module):
         self.register_buffer("samples", torch.cat([s.float() for s in signals]), persistent=False)
         self.register_buffer("starts", starts, persistent=False)
         self.register_buffer("lengths", lengths, persistent=False)
+        # The host's copy, for drawing offsets without reading the device.
+        self.host_lengths = lengths.clone()
 
     @classmethod
     def coloured(
@@ -85,13 +87,15 @@ class NoiseBank(torch.nn.Module):
         Args:
             index: ``(batch,)`` long entry indices.
 
+            generator: a CPU generator.
+
         Returns:
-            ``(batch,)`` long offsets on ``generator.device``.
+            ``(batch,)`` long offsets on the host.
         """
         # A wide integer draw reduced modulo each entry's length: exact for any
         # recording length, unlike scaling a float32 uniform (24-bit mantissa).
-        wide = torch.randint(0, 2**62, index.shape, generator=generator, device=generator.device)
-        return wide % self.lengths.to(generator.device)[index]
+        wide = torch.randint(0, 2**62, index.shape, generator=generator)
+        return wide % self.host_lengths[index]
 
     def crop(self, index: torch.Tensor, offset: torch.Tensor, length: int) -> torch.Tensor:
         """Gather ``length`` samples of entry ``index[i]`` from ``offset[i]`` on, wrapping around.

@@ -1,8 +1,7 @@
 """Per-example parameter distributions: what a condition value such as ``0..20`` or ``8000|11025`` means.
 
-Each distribution draws one float32 value per example on ``generator.device``.
-Choice values are a buffer, so ``.to(device)`` moves them with the attack and
-drawing needs no host-to-device copy.
+Each distribution draws one float32 value per example on the host, from a CPU
+``torch.Generator`` (see :mod:`.attacks` for why parameters live on the host).
 """
 
 from __future__ import annotations
@@ -39,8 +38,8 @@ class Uniform(torch.nn.Module):
         return f"{_format(self.low)}..{_format(self.high)}"
 
     def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        """``(batch,)`` float32 draws on ``generator.device``."""
-        unit = torch.rand(batch, generator=generator, device=generator.device)
+        """``(batch,)`` float32 draws on the host."""
+        unit = torch.rand(batch, generator=generator)
         return self.low + (self.high - self.low) * unit
 
     def extra_repr(self) -> str:
@@ -50,14 +49,13 @@ class Uniform(torch.nn.Module):
 class Choice(torch.nn.Module):
     """One of ``options``, each equally likely."""
 
-    values: torch.Tensor
-
     def __init__(self, options: Sequence[float]) -> None:
         super().__init__()
         if len(options) == 0:
             raise ValueError("Choice: need at least one option")
         self.options = tuple(float(v) for v in options)
-        self.register_buffer("values", torch.tensor(self.options, dtype=torch.float32), persistent=False)
+        # A plain CPU tensor, not a buffer: it must stay on the host when the attack moves to a device.
+        self.values = torch.tensor(self.options, dtype=torch.float32)
 
     @property
     def max(self) -> float:
@@ -70,9 +68,8 @@ class Choice(torch.nn.Module):
         return "|".join(_format(v) for v in self.options)
 
     def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        """``(batch,)`` float32 draws on ``generator.device``."""
-        index = torch.randint(len(self.options), (batch,), generator=generator, device=generator.device)
-        return self.values.to(generator.device)[index]
+        """``(batch,)`` float32 draws on the host."""
+        return self.values[torch.randint(len(self.options), (batch,), generator=generator)]
 
     def extra_repr(self) -> str:
         return self.spec

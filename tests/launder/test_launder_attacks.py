@@ -150,8 +150,13 @@ def test_reverb_is_convolution_with_the_sampled_response():
     attack = AddReverb(Choice([0.4]), sample_rate=SR)
     wave = 0.2 * _wave(2, 4000)
     params = attack.sample(2, torch.Generator().manual_seed(4))
-    assert params["ir_noise"].shape == (2, 1, math.ceil(0.4 * SR))
-    ir = F.exponential_decay_rir(params["ir_noise"], params["rt60_s"], SR, params["drr_db"])
+    assert all(value.shape == (2,) and value.device.type == "cpu" for value in params.values())
+    ir = attack.impulse_responses(params)
+    assert ir.shape == (2, 1, math.ceil(0.4 * SR))
+    # The fine structure is the bank's noise from each drawn offset, shaped by the decay.
+    noise = attack.fine_structure.crop(torch.zeros(2, dtype=torch.long), params["ir_offset"], ir.shape[-1])
+    torch.testing.assert_close(ir, F.exponential_decay_rir(noise, params["rt60_s"], SR, params["drr_db"]))
+    assert not torch.equal(ir[0], ir[1])
     torch.testing.assert_close(attack.apply(wave, params), F.fft_convolve(wave, ir))
 
 

@@ -111,13 +111,31 @@ def test_chain_rejects_conditions_at_another_sample_rate():
         LaunderChain([parse_condition("resample:4000", sample_rate=8000)], sample_rate=16000)
 
 
-def test_grouped_cpu_path_equals_the_dense_gpu_path():
-    """The CPU computes each condition only on its own examples; the result must not change."""
+def _dense_reference(chain: LaunderChain, wave: torch.Tensor, params: dict) -> torch.Tensor:
+    """The former GPU form: every condition on the whole batch, each example's output selected with where."""
+    out = wave
+    for index, condition in enumerate(chain.conditions):
+        own = {key.split(".", 1)[1]: value for key, value in params.items() if key.startswith(f"{index}.")}
+        chosen = (params["apply"] & (params["choice"] == index)).view(-1, 1, 1)
+        out = torch.where(chosen, condition.apply(wave, own), out)
+    return out
+
+
+def test_grouped_form_equals_the_dense_form():
+    """Each condition runs only on its own rows; the result must equal running it on the whole batch."""
     chain = LaunderChain.from_spec(
         "p=0.9; noise:white|pink:snr=0..20; reverb:rt60=0.2..1.0; resample:8000|11025; lowpass:4000|7000; "
         "codecsim:step=3..12:cutoff=4000..8000", 16000)
     wave = 0.3 * torch.randn(24, 1, 8000, generator=torch.Generator().manual_seed(3))
     params = chain.sample(24, torch.Generator().manual_seed(4))
     assert len(set(params["choice"][params["apply"]].tolist())) == 5   # every condition is exercised
-    torch.testing.assert_close(chain._transform_grouped(wave, params), chain._transform_dense(wave, params),
-                               atol=1e-5, rtol=0)
+    assert not params["apply"].all()                                   # and some rows stay clean
+    torch.testing.assert_close(chain.apply(wave, params), _dense_reference(chain, wave, params), atol=1e-5, rtol=0)
+
+
+def test_parameters_are_drawn_on_the_host():
+    chain = LaunderChain.from_spec(SPEC)
+    params = chain.sample(8, torch.Generator().manual_seed(0))
+    assert all(value.device.type == "cpu" for value in params.values())
+    with pytest.raises(ValueError, match="pass a CPU torch.Generator"):
+        chain(_wave(2, 1000), 0)   # (no other device here to make a generator on; the check is the same)
