@@ -19,7 +19,8 @@ class DataConfig:
     cache_dir: str = ""          # empty: $DETECTOR_CACHE or ~/.cache/detector
     sample_rate: int = 16000     # Hz, the model's rate
     crop_s: float = 4.0          # seconds per training/evaluation crop
-    num_workers: int = 0         # DataLoader workers (the cache is a memmap: 0 is usually fastest)
+    num_workers: int = -1        # DataLoader workers; -1 = auto: min(8, CPUs) on CUDA, 0 (main process) on CPU
+    cache_on_device: bool = False  # training: whole int16 cache on the device, crops gathered there (DeviceCropLoader)
     on_error: str = "fail"       # fail | skip: what a bad manifest row does
     allow_outside_root: bool = False  # manifest paths may climb out of its folder with ../
     noise_dirs: str = ""         # "TYPE=PATH,..." folders of real noise recordings (else built-in substitutes)
@@ -59,6 +60,8 @@ class TrainConfig:
                     "resample:8000|11025|22050; lowpass:4000|5500|7000; codecsim:step=3..12:cutoff=4000..8000")
     max_steps_per_epoch: int = 0  # 0 = the whole training split; >0 caps an epoch (smoke runs)
     deterministic: bool = False  # deterministic kernels (CUDA); CPU runs are deterministic already
+    compile: bool = False        # torch.compile the model (slower start, faster steps on a GPU)
+    save_every_minutes: float = 10.0  # also write last.pt inside an epoch this often (for a SIGKILL); 0 = epoch ends only
 
 
 @dataclass

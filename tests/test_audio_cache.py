@@ -1,4 +1,5 @@
-"""Decoding to mono 16 kHz float32, and the waveform cache: round trip, reuse, rebuild, bad rows."""
+"""Decoding to mono 16 kHz float32, and the waveform cache: int16 round trip, version-2 caches, reuse,
+rebuild, bad rows."""
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import torchaudio
 
 from detector.data import BadRowsError, load_or_build_cache, read_manifest, write_manifest
 from detector.data.audio import AudioError, decode
-from detector.data.cache import open_cache
+from detector.data.cache import INT16_SCALE, dequantise, open_cache, quantise
 
 
 def test_decode_mixes_down_and_resamples(tmp_path):
@@ -54,11 +55,51 @@ def _manifest(tmp_path, corpus):
 
 
 def test_cache_round_trip_equals_decoding(tmp_path, folder_corpus, cache_dir):
-    manifest = _manifest(tmp_path, folder_corpus)
+    manifest = _manifest(tmp_path, folder_corpus)   # 16-bit PCM at 16 kHz: stored without loss
     cache = load_or_build_cache(manifest, 16000, cache_dir)
     for i, row in enumerate(manifest.rows):
         np.testing.assert_array_equal(cache.waveform(i), decode(manifest.audio_path(row)))
-    assert isinstance(cache.samples, np.memmap)
+        assert cache.waveform(i).dtype == np.float32 and cache.stored(i).dtype == np.int16
+    assert isinstance(cache.samples, np.memmap) and cache.samples.dtype == np.int16
+    index = json.loads((cache.folder / "index.json").read_text())
+    assert index["dtype"] == "int16" and index["version"] >= 3
+    assert (cache.folder / "samples.i16").stat().st_size == 2 * index["total_samples"]
+
+
+def test_16_bit_sources_round_trip_bit_exactly_to_what_soundfile_reads(tmp_path, cache_dir):
+    pcm = np.random.default_rng(1).integers(-32768, 32768, 8000).astype(np.int16)
+    pcm[:3] = [-32768, 32767, 0]   # both extremes: x*32768 must neither clip nor overflow them
+    soundfile.write(tmp_path / "a.wav", pcm, 16000, subtype="PCM_16")
+    (tmp_path / "m.csv").write_text("path,label,speaker,system,split\na.wav,bonafide,s,-,train\n")
+    cache = load_or_build_cache(read_manifest(tmp_path / "m.csv"), 16000, cache_dir)
+    expected = soundfile.read(tmp_path / "a.wav", dtype="float32")[0]
+    np.testing.assert_array_equal(cache.waveform(0), expected)
+    np.testing.assert_array_equal(cache.stored(0), pcm)
+
+
+def test_quantisation_rounds_to_the_nearest_step_and_clips_full_scale():
+    x = np.array([0.0, 1.0, -1.0, 0.5 / INT16_SCALE, 1.5 / INT16_SCALE, -0.25, 0.99999], dtype=np.float32)
+    np.testing.assert_array_equal(quantise(x), [0, 32767, -32768, 0, 2, -8192, 32767])   # half to even
+    wave = np.random.default_rng(0).uniform(-1, 1, 100_000).astype(np.float32)
+    error = np.abs(dequantise(quantise(wave)) - wave)
+    assert error.max() <= 1 / INT16_SCALE   # the worst case: just below +1.0, clipped to 32767
+    assert error[wave < 1 - 1 / INT16_SCALE].max() <= 0.5 / INT16_SCALE   # elsewhere: half a step
+    assert dequantise(quantise(x)).dtype == np.float32 and abs(dequantise(quantise(x))[1] - 1.0) == 1 / INT16_SCALE
+
+
+def test_a_version_2_float32_cache_still_opens(tmp_path):
+    """Written here in the version-2 layout (samples.f32, no dtype in the index), as old runs left it."""
+    waves = [np.linspace(-0.3, 0.3, 5000, dtype=np.float32), np.full(3000, 0.123456, np.float32)]
+    folder = tmp_path / "v2"
+    folder.mkdir()
+    np.concatenate(waves).tofile(folder / "samples.f32")
+    (folder / "index.json").write_text(json.dumps({"version": 2, "sample_rate": 16000, "total_samples": 8000,
+                                                   "offsets": [0, -1, 5000], "lengths": [5000, 0, 3000],
+                                                   "skipped": []}))
+    cache = open_cache(folder)
+    assert cache.samples.dtype == np.float32 and list(cache.valid_rows) == [0, 2]
+    np.testing.assert_array_equal(cache.waveform(2), waves[1])   # float32 kept as it was: no quantisation
+    np.testing.assert_array_equal(cache.stored(0), waves[0])
 
 
 def test_cache_is_reused_then_rebuilt_when_inputs_change(tmp_path, folder_corpus, cache_dir, monkeypatch):
@@ -69,16 +110,17 @@ def test_cache_is_reused_then_rebuilt_when_inputs_change(tmp_path, folder_corpus
     assert load_or_build_cache(manifest, 16000, cache_dir).folder == first.folder
     monkeypatch.undo()
     assert load_or_build_cache(manifest, 8000, cache_dir).folder != first.folder
-    soundfile.write(manifest.audio_path(manifest.rows[0]), np.full(16000, 0.2, np.float32), 16000)
+    replaced = (0.2 * np.sin(np.arange(16000) / 7)).astype(np.float32)
+    soundfile.write(manifest.audio_path(manifest.rows[0]), replaced, 16000)
     rebuilt = load_or_build_cache(manifest, 16000, cache_dir)
     assert rebuilt.folder != first.folder
-    np.testing.assert_allclose(rebuilt.waveform(0), 0.2, atol=1e-4)
+    np.testing.assert_allclose(rebuilt.waveform(0), replaced, atol=1e-4)
 
 
 def test_damaged_cache_is_rebuilt(tmp_path, folder_corpus, cache_dir):
     manifest = _manifest(tmp_path, folder_corpus)
     cache = load_or_build_cache(manifest, 16000, cache_dir)
-    with open(cache.folder / "samples.f32", "r+b") as handle:
+    with open(cache.folder / "samples.i16", "r+b") as handle:
         handle.truncate(100)
     with pytest.raises(ValueError, match="index expects"):
         open_cache(cache.folder)

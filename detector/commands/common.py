@@ -9,7 +9,7 @@ from detector.config import Config, set_field
 OVERRIDES = {
     "manifest": ("data", "manifest"), "rir_dir": ("data", "rir_dir"), "cache_dir": ("data", "cache_dir"), "on_error": ("data", "on_error"),
     "allow_outside_root": ("data", "allow_outside_root"),
-    "crop_s": ("data", "crop_s"), "num_workers": ("data", "num_workers"),
+    "crop_s": ("data", "crop_s"), "num_workers": ("data", "num_workers"), "cache_on_device": ("data", "cache_on_device"),
     "frontend": ("features", "backend"),
     "pretrained": ("model", "pretrained"), "freeze_epochs": ("model", "freeze_epochs"),
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
@@ -46,10 +46,23 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pretrained", help="local torchvision resnet18 ImageNet state-dict file")
     parser.add_argument("--freeze-epochs", type=int, help="train only the head for the first N epochs")
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap the steps of an epoch (smoke runs)")
-    parser.add_argument("--num-workers", type=int, help="DataLoader worker processes")
+    parser.add_argument("--num-workers", type=_worker_count, metavar="N|auto",
+                        help="DataLoader worker processes (default auto: min(8, CPUs) on CUDA, 0 on CPU)")
+    parser.add_argument("--cache-on-device", action="store_const", const=True,
+                        help="hold the whole int16 waveform cache on the device and gather training crops there "
+                             "(needs the cache's size in free device memory)")
     parser.add_argument("--deterministic", action="store_const", const=True,
                         help="deterministic kernels (on CUDA; warns about ops that have none)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+
+
+def _worker_count(text: str) -> int:
+    """``--num-workers``: a count >= 0, or ``auto`` (-1, see :func:`detector.data.loader.resolve_workers`)."""
+    if text == "auto":
+        return -1
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a worker count (N >= 0 or auto)")
+    return int(text)
 
 
 def add_data_flags(parser: argparse.ArgumentParser, manifest_required: bool) -> None:

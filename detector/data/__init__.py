@@ -12,6 +12,7 @@ if TYPE_CHECKING:   # for type checkers and IDEs; at run time the names load laz
     from detector.config import DataConfig
     from detector.data.audio import AudioError, decode, iter_decode
     from detector.data.cache import BadRowsError, WaveformCache, load_or_build_cache
+    from detector.data.device_cache import DeviceCropLoader, upload_samples
     from detector.data.loader import CropDataset, make_loader
     from detector.data.manifest import Manifest, ManifestRow, read_manifest, write_manifest
 
@@ -19,12 +20,13 @@ _LAZY = {
     "AudioError": "audio", "decode": "audio", "iter_decode": "audio",
     "BadRowsError": "cache", "WaveformCache": "cache", "load_or_build_cache": "cache",
     "CropDataset": "loader", "make_loader": "loader",
+    "DeviceCropLoader": "device_cache", "upload_samples": "device_cache",
     "Manifest": "manifest", "ManifestRow": "manifest", "read_manifest": "manifest", "write_manifest": "manifest",
 }
 
-__all__ = ["AudioError", "BadRowsError", "CropDataset", "Manifest", "ManifestRow", "WaveformCache",
-           "decode", "iter_decode", "load_corpus", "load_or_build_cache", "make_loader", "read_manifest",
-           "write_manifest"]
+__all__ = ["AudioError", "BadRowsError", "CropDataset", "DeviceCropLoader", "Manifest", "ManifestRow",
+           "WaveformCache", "decode", "iter_decode", "load_corpus", "load_or_build_cache", "make_loader",
+           "read_manifest", "upload_samples", "write_manifest"]
 
 
 def __getattr__(name: str):

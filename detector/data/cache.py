@@ -1,7 +1,8 @@
-"""The waveform cache: a manifest's clips decoded once into one memory-mapped float32 file.
+"""The waveform cache: a manifest's clips decoded once into one memory-mapped int16 file.
 
-Layout of ``CACHE_DIR/<key>/``: ``samples.f32`` (every clip's samples, concatenated) and
-``index.json`` (offset and length per manifest row, plus the rows skipped as bad). The key
+Layout of ``CACHE_DIR/<key>/``: ``samples.i16`` (every clip's samples, concatenated) and
+``index.json`` (offset and length per manifest row, the rows skipped as bad, and the stored
+``dtype``). The key
 hashes the manifest's bytes, the sample rate, the error policy and each file's size and
 modification time, so the cache is rebuilt exactly when one of them changes and reused
 by every later run, evaluation and ablation otherwise.
@@ -15,7 +16,19 @@ Long clips are stored whole, however long: decoding streams them in blocks
 (:func:`~detector.data.audio.iter_decode`) and clips over ``SPILL_SAMPLES`` go to disk as
 they decode, so memory stays bounded by the block size, never by the clip. Training takes
 random crops and evaluation slides windows over the whole clip, both straight from the
-memory-mapped file; the cost of a two-hour clip is its 460 MB (at 16 kHz) of cache disk.
+memory-mapped file; the cost of a two-hour clip is its 230 MB (at 16 kHz) of cache disk.
+
+Quantisation (format version 3). A float32 sample ``x`` in [-1, 1] is stored as
+``q = clip(round(x * 32768), -32768, 32767)`` (round half to even) and read back as
+``q / 32768``, which is exact in float32. This is the scale libsndfile (``soundfile``) uses for
+16-bit PCM, so a 16-bit source at the cache's sample rate round-trips bit-exactly to the
+float32 samples ``soundfile.read`` gives for it. Any other source (24-bit, float, resampled)
+is off by at most half a step, 1/65536, and ``x = 1.0`` is clipped to 32767/32768 (off by
+1/32768): the noise floor of a 16-bit recording (about -101 dBFS RMS). Storing int16 halves the
+cache's disk, page cache and host-to-device traffic against float32.
+
+Version-2 caches (float32 in ``samples.f32``, no ``dtype`` in the index) still open: their
+``samples`` are float32 and every reader below handles both dtypes.
 """
 from __future__ import annotations
 
@@ -36,9 +49,25 @@ from detector.data.audio import AudioError, iter_decode
 from detector.data.manifest import Manifest
 from detector.io_utils import WriteError
 
-CACHE_VERSION = 2            # 2: decoded in blocks (streamed), long clips never held in memory
+CACHE_VERSION = 3            # 3: int16 samples (samples.i16); 2: decoded in blocks (streamed), long clips never held in memory
 PARALLEL_MIN_FILES = 200   # below this, worker start-up costs more than it saves
 SPILL_SAMPLES = 1 << 20    # a clip longer than this (65 s at 16 kHz) is streamed to disk, not held in memory
+INT16_SCALE = 32768        # q = round(x * INT16_SCALE); x = q / INT16_SCALE (see the module docstring)
+SAMPLE_FILES = {"int16": "samples.i16", "float32": "samples.f32"}   # stored dtype -> sample file
+
+
+def quantise(wave: np.ndarray) -> np.ndarray:
+    """float32 samples in [-1, 1] -> int16 ``clip(round(x * 32768), -32768, 32767)``, same shape."""
+    return np.clip(np.rint(np.asarray(wave, dtype=np.float32) * INT16_SCALE), -INT16_SCALE,
+                   INT16_SCALE - 1).astype(np.int16)
+
+
+def dequantise(samples: np.ndarray) -> np.ndarray:
+    """Stored samples -> float32 in [-1, 1): int16 ``q`` -> ``q / 32768`` (exact, a new array);
+    float32 samples (a version-2 cache) are returned as they are."""
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) * np.float32(1 / INT16_SCALE)
+    return samples
 
 
 def default_cache_dir() -> Path:
@@ -58,21 +87,34 @@ class BadRowsError(ValueError):
 
 @dataclass
 class WaveformCache:
-    """Read-only view of a built cache; ``waveform(i)`` is a zero-copy slice for manifest row i."""
+    """Read-only view of a built cache.
+
+    ``stored(i)`` is a zero-copy slice of manifest row i's samples as stored (int16, or float32
+    in a version-2 cache): what the crop loaders read. ``waveform(i)`` is the same clip as
+    float32 in [-1, 1], for code that processes whole clips on the host.
+    """
 
     folder: Path
     sample_rate: int
     offsets: np.ndarray      # (rows,) int64, -1 for a skipped row
     lengths: np.ndarray      # (rows,) int64 samples, 0 for a skipped row
     skipped: list[dict]      # {"path", "line", "error"} per skipped row
-    samples: np.ndarray      # (total_samples,) float32 memmap
+    samples: np.ndarray      # (total_samples,) memmap: int16 q (x = q / 32768); float32 x in a version-2 cache
 
-    def waveform(self, row: int) -> np.ndarray:
-        """Samples of manifest row ``row``: float32 ``(time,)`` at ``sample_rate`` Hz."""
+    def stored(self, row: int) -> np.ndarray:
+        """Samples of manifest row ``row`` as stored, ``(time,)`` at ``sample_rate`` Hz: a memmap slice."""
         if self.offsets[row] < 0:
             raise KeyError(f"manifest row {row} was skipped as bad: it has no audio in the cache")
         start = self.offsets[row]
         return self.samples[start:start + self.lengths[row]]
+
+    def waveform(self, row: int) -> np.ndarray:
+        """Samples of manifest row ``row``: float32 ``(time,)`` in [-1, 1) at ``sample_rate`` Hz.
+
+        From an int16 cache this is a new array (4 bytes a sample: 230 MB for an hour at 16 kHz);
+        to read part of a long clip, slice :meth:`stored` and :func:`dequantise` the slice.
+        """
+        return dequantise(self.stored(row))
 
     @property
     def valid_rows(self) -> np.ndarray:
@@ -113,31 +155,36 @@ def load_or_build_cache(manifest: Manifest, sample_rate: int = 16000, cache_dir:
 
 
 def open_cache(folder: Path) -> WaveformCache:
-    """Open a built cache, checking that the index and the sample file agree."""
+    """Open a built cache (int16, or a version-2 float32 one), checking that the index and the sample file agree."""
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
     offsets = np.asarray(index["offsets"], dtype=np.int64)
     lengths = np.asarray(index["lengths"], dtype=np.int64)
     expected = int(index["total_samples"])
-    data_path = folder / "samples.f32"
-    if data_path.stat().st_size != expected * 4:
-        raise ValueError(f"{data_path} holds {data_path.stat().st_size} bytes, index expects {expected * 4}")
-    samples = (np.memmap(data_path, dtype=np.float32, mode="r", shape=(expected,))
-               if expected else np.zeros(0, dtype=np.float32))
+    dtype = index.get("dtype", "float32")   # version 2 and earlier derived caches: float32, unnamed
+    if dtype not in SAMPLE_FILES:
+        raise ValueError(f"{folder / 'index.json'}: unknown sample dtype {dtype!r}")
+    data_path = folder / SAMPLE_FILES[dtype]
+    size = expected * np.dtype(dtype).itemsize
+    if data_path.stat().st_size != size:
+        raise ValueError(f"{data_path} holds {data_path.stat().st_size} bytes, index expects {size}")
+    samples = (np.memmap(data_path, dtype=dtype, mode="r", shape=(expected,))
+               if expected else np.zeros(0, dtype=dtype))
     return WaveformCache(folder=folder, sample_rate=int(index["sample_rate"]), offsets=offsets,
                          lengths=lengths, skipped=index["skipped"], samples=samples)
 
 
 def _decode_one(job: tuple[str, int, str]) -> np.ndarray | str | tuple[str, int]:
-    """Worker: decoded samples, or the error message for a bad clip.
+    """Worker: decoded samples quantised to int16, or the error message for a bad clip.
 
     Blocks are kept in memory up to ``SPILL_SAMPLES``; a longer clip is streamed into the file
-    ``spill`` instead and ``(spill, length)`` comes back, so neither this process nor the parent
-    ever holds a long clip in memory (two hours are 460 MB at 16 kHz).
+    ``spill`` (raw int16) instead and ``(spill, length)`` comes back, so neither this process nor
+    the parent ever holds a long clip in memory (two hours are 230 MB at 16 kHz).
     """
     path, sample_rate, spill = job
     blocks, length, handle = [], 0, None
     try:
         for block in iter_decode(path, sample_rate):
+            block = quantise(block)   # here, in the worker: the parent only copies bytes
             length += block.shape[0]
             if handle is None and length > SPILL_SAMPLES:
                 handle = open(spill, "wb")
@@ -161,6 +208,53 @@ def _decode_one(job: tuple[str, int, str]) -> np.ndarray | str | tuple[str, int]
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
+class CacheWriter:
+    """The one writer of the cache format: clips appended in any row order into ``folder/samples.i16``,
+    then ``finish`` writes ``index.json``.
+
+    ``folder`` is a staging folder the caller renames into place, so the cache appears whole or
+    not at all. A context manager: leaving it closes the sample file (after an error too).
+    """
+
+    def __init__(self, folder: Path, rows: int):
+        self.folder = folder
+        self.handle = open(folder / SAMPLE_FILES["int16"], "wb")
+        self.offsets = np.full(rows, -1, dtype=np.int64)
+        self.lengths = np.zeros(rows, dtype=np.int64)
+        self.position = 0
+
+    def __enter__(self) -> "CacheWriter":
+        return self
+
+    def __exit__(self, *error) -> None:
+        self.handle.close()
+
+    def add(self, row: int, wave: np.ndarray) -> None:
+        """Append manifest row ``row``: ``(time,)`` float32 in [-1, 1] (quantised here) or int16 already."""
+        samples = wave if wave.dtype == np.int16 else quantise(wave)
+        self.handle.write(np.ascontiguousarray(samples).tobytes())
+        self._placed(row, samples.shape[0])
+
+    def add_file(self, row: int, path: str | Path, length: int) -> None:
+        """Append manifest row ``row`` from a file of ``length`` raw int16 samples (a worker's spill)."""
+        with open(path, "rb") as source:
+            shutil.copyfileobj(source, self.handle, 1 << 22)
+        self._placed(row, length)
+
+    def _placed(self, row: int, length: int) -> None:
+        self.offsets[row], self.lengths[row] = self.position, length
+        self.position += length
+
+    def finish(self, sample_rate: int, skipped: list[dict], **extra) -> None:
+        """Flush the samples to disk, then write the index (``extra``: more keys for it)."""
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        index = {"version": CACHE_VERSION, "dtype": "int16", "sample_rate": sample_rate, **extra,
+                 "total_samples": self.position, "offsets": self.offsets.tolist(),
+                 "lengths": self.lengths.tolist(), "skipped": skipped}
+        (self.folder / "index.json").write_text(json.dumps(index), encoding="utf-8")
+
+
 def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
            workers: int | None) -> WaveformCache:
     try:
@@ -170,13 +264,11 @@ def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
         raise WriteError(error.errno, f"{folder.parent}: cannot create the waveform cache folder "
                                       f"({_strerror(error)}); pass --cache-dir or set $DETECTOR_CACHE") from error
     try:
-        offsets, lengths, problems = _decode_all(manifest, sample_rate, staging, workers)
-        if problems and on_error == "fail":
-            raise BadRowsError(manifest.path, problems)
-        index = {"version": CACHE_VERSION, "sample_rate": sample_rate, "manifest": str(manifest.path),
-                 "total_samples": int(lengths.sum()), "offsets": offsets.tolist(),
-                 "lengths": lengths.tolist(), "skipped": problems}
-        (staging / "index.json").write_text(json.dumps(index), encoding="utf-8")
+        with CacheWriter(staging, len(manifest.rows)) as writer:
+            problems = _decode_all(manifest, sample_rate, staging, writer, workers)
+            if problems and on_error == "fail":
+                raise BadRowsError(manifest.path, problems)
+            writer.finish(sample_rate, problems, manifest=str(manifest.path))
         if problems:
             (staging / "skipped.json").write_text(json.dumps(problems, indent=1), encoding="utf-8")
         try:
@@ -199,46 +291,35 @@ def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
     return cache
 
 
-def _decode_all(manifest: Manifest, sample_rate: int, staging: Path,
-                workers: int | None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """Decode every row in order, appending samples to ``staging/samples.f32`` as they arrive."""
-    jobs = [(str(manifest.audio_path(row)), sample_rate, str(staging / f"spill-{i}.f32"))
+def _decode_all(manifest: Manifest, sample_rate: int, staging: Path, writer: CacheWriter,
+                workers: int | None) -> list[dict]:
+    """Decode every row in order into ``writer``; returns the bad rows ({"path", "line", "error"})."""
+    jobs = [(str(manifest.audio_path(row)), sample_rate, str(staging / f"spill-{i}.i16"))
             for i, row in enumerate(manifest.rows)]
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    offsets = np.full(len(jobs), -1, dtype=np.int64)
-    lengths = np.zeros(len(jobs), dtype=np.int64)
     problems = []
     progress = dict(total=len(jobs), desc="decoding into cache", unit="clip", leave=False)
-    with open(staging / "samples.f32", "wb") as handle:
-        if workers > 1 and len(jobs) >= PARALLEL_MIN_FILES:
-            # spawn, not fork: forking a process that has started torch's thread pools can hang.
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                results = tqdm(pool.map(_decode_one, jobs, chunksize=16), **progress)
-                _append(results, manifest, handle, offsets, lengths, problems)
-        else:
-            _append(tqdm(map(_decode_one, jobs), **progress), manifest, handle, offsets, lengths, problems)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return offsets, lengths, problems
+    if workers > 1 and len(jobs) >= PARALLEL_MIN_FILES:
+        # spawn, not fork: forking a process that has started torch's thread pools can hang.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            results = tqdm(pool.map(_decode_one, jobs, chunksize=16), **progress)
+            _append(results, manifest, writer, problems)
+    else:
+        _append(tqdm(map(_decode_one, jobs), **progress), manifest, writer, problems)
+    return problems
 
 
-def _append(results, manifest: Manifest, handle, offsets, lengths, problems) -> None:
-    position = 0
+def _append(results, manifest: Manifest, writer: CacheWriter, problems: list[dict]) -> None:
     for index, result in enumerate(results):
         if isinstance(result, str):
             row = manifest.rows[index]
             problems.append({"path": row.path, "line": row.line, "error": result})
-            continue
-        if isinstance(result, tuple):   # a long clip, streamed to a spill file by the worker
+        elif isinstance(result, tuple):   # a long clip, streamed to a spill file by the worker
             spill, length = result
-            with open(spill, "rb") as source:
-                shutil.copyfileobj(source, handle, 1 << 22)
+            writer.add_file(index, spill, length)
             os.unlink(spill)
         else:
-            handle.write(result.tobytes())
-            length = result.shape[0]
-        offsets[index], lengths[index] = position, length
-        position += length
+            writer.add(index, result)
 
 
 def _strerror(error: OSError) -> str:

@@ -1,12 +1,29 @@
-"""Batches of fixed-length crops from the waveform cache: ``(batch, 1, time)`` float32 + labels."""
+"""Batches of fixed-length crops from the waveform cache.
+
+On the host a batch is ``(wave (batch, 1, time), target (batch,) int64)`` with ``wave`` in the
+cache's stored dtype: int16 ``q`` (``x = q / 32768``, see :mod:`detector.data.cache`), or float32
+from a version-2 cache. :func:`to_device` copies it to the device (non-blocking, from pinned
+memory on CUDA) and converts it there to float32 in [-1, 1), so the copy moves 2 bytes a sample.
+
+Per-row data (rows, copies, targets, window starts, the epoch order) are NumPy arrays, not
+Python lists: forked DataLoader workers share them copy-on-write. A list holds one Python
+object per row, and a worker that merely reads one writes its reference count, copying the
+page it lies on into that worker.
+"""
 from __future__ import annotations
+
+import gc
+import os
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from detector.data.cache import WaveformCache
+from detector.data.cache import INT16_SCALE, WaveformCache
 from detector.data.manifest import Manifest
+
+AUTO_WORKERS = -1   # num_workers value meaning: min(8, usable CPUs) on CUDA, 0 (the main process) elsewhere
+MAX_AUTO_WORKERS = 8
 
 
 def crop_or_repeat(wave: np.ndarray, length: int, start: int) -> np.ndarray:
@@ -20,21 +37,28 @@ def crop_or_repeat(wave: np.ndarray, length: int, start: int) -> np.ndarray:
 class CropDataset(Dataset):
     """One crop of ``crop_samples`` per clip of the chosen manifest rows.
 
-    Training crops start at a random offset drawn from a NumPy generator seeded by
-    ``(seed, epoch, row, copy)``, so a resumed run and any number of workers see the same
+    Item ``k`` is ``(crop (1, crop_samples) int16 (float32 from a version-2 cache), target int)``
+    of manifest row ``rows[k]``. Training crops start at a random offset drawn from a NumPy
+    generator seeded by ``(seed, epoch, row, copy)`` (:meth:`crop_starts`), so a resumed run, any
+    number of workers and :class:`~detector.data.device_cache.DeviceCropLoader` see the same
     crops. A row with a ``repeat`` column (written by ``prepare --balance oversample``) gives
     that many training items, each with its own crop. Evaluation crops are the centre of the
     clip, one per row.
+
+    ``rows``, ``copy`` and ``targets`` are ``(items,)`` int64 arrays.
     """
 
-    def __init__(self, cache: WaveformCache, manifest: Manifest, rows: list[int], crop_samples: int,
+    def __init__(self, cache: WaveformCache, manifest: Manifest, rows, crop_samples: int,
                  random_crop: bool, seed: int = 0):
-        usable = [r for r in rows if cache.offsets[r] >= 0]
-        copies = [_repeat_count(manifest, r) if random_crop else 1 for r in usable]
-        self.rows = [r for r, n in zip(usable, copies) for _ in range(n)]
-        self.copy = [c for n in copies for c in range(n)]
+        rows = np.asarray(rows, dtype=np.int64)
+        usable = rows[cache.offsets[rows] >= 0]
+        copies = (np.array([_repeat_count(manifest, r) for r in usable.tolist()], dtype=np.int64) if random_crop
+                  else np.ones(len(usable), dtype=np.int64))
+        self.rows = np.repeat(usable, copies)
+        self.copy = np.arange(len(self.rows), dtype=np.int64) - np.repeat(np.cumsum(copies) - copies, copies)
+        self.targets = np.repeat(np.array([manifest.rows[r].target for r in usable.tolist()], dtype=np.int64),
+                                 copies)
         self.cache, self.crop_samples = cache, crop_samples
-        self.targets = [manifest.rows[r].target for r in self.rows]
         self.random_crop, self.seed, self.epoch = random_crop, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -43,17 +67,25 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
+    def crop_starts(self, items: np.ndarray) -> np.ndarray:
+        """Start sample of the crop of each item in ``items`` (``(n,)`` int -> ``(n,)`` int64).
+
+        Random crops: ``integers(0, spare + 1)`` of ``default_rng((seed, epoch, row, copy))``,
+        where ``spare`` is the clip's length less the crop (0 for a clip shorter than the crop,
+        which is repeated from its start); otherwise the centre, ``spare // 2``.
+        """
+        rows = self.rows[items]
+        spare = np.maximum(self.cache.lengths[rows] - self.crop_samples, 0)
+        if not self.random_crop:
+            return spare // 2
+        return np.array([np.random.default_rng((self.seed, self.epoch, row, copy)).integers(0, room + 1)
+                         for row, copy, room in zip(rows.tolist(), self.copy[items].tolist(), spare.tolist())],
+                        dtype=np.int64)
+
     def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
-        row = self.rows[k]
-        wave = self.cache.waveform(row)
-        spare = max(wave.shape[0] - self.crop_samples, 0)
-        if self.random_crop:
-            rng = np.random.default_rng((self.seed, self.epoch, row, self.copy[k]))
-            start = int(rng.integers(0, spare + 1))
-        else:
-            start = spare // 2
-        crop = crop_or_repeat(wave, self.crop_samples, start)
-        return torch.from_numpy(np.array(crop, dtype=np.float32))[None], self.targets[k]
+        start = int(self.crop_starts(np.array([k]))[0])
+        crop = crop_or_repeat(self.cache.stored(self.rows[k]), self.crop_samples, start)
+        return torch.from_numpy(np.array(crop))[None], int(self.targets[k])
 
 
 def _repeat_count(manifest: Manifest, row: int) -> int:
@@ -78,17 +110,20 @@ def window_starts(length: int, window: int, hop: int) -> np.ndarray:
 class WindowDataset(Dataset):
     """Every sliding window of every chosen clip, for scoring whole clips of any length.
 
-    Item ``k`` is ``(window (1, window) float32, target)``; ``clip_of_window[k]`` says which
-    clip (position in ``rows``) it belongs to, for aggregating window scores per clip.
-    Windows are read from the memory-mapped cache on demand, so a long clip costs no memory.
+    Item ``k`` is ``(window (1, window) int16 (float32 from a version-2 cache), target int)``;
+    ``clip_of_window[k]`` says which clip (position in ``rows``) it belongs to, for aggregating
+    window scores per clip. ``rows``, ``targets`` (per clip), ``clip_of_window`` and ``starts``
+    (per window, samples) are int64 arrays. Windows are read from the memory-mapped cache on
+    demand, so a long clip costs no memory.
     """
 
-    def __init__(self, cache: WaveformCache, manifest: Manifest, rows: list[int], window: int, hop: int):
+    def __init__(self, cache: WaveformCache, manifest: Manifest, rows, window: int, hop: int):
         if window <= 0 or hop <= 0:
             raise ValueError(f"window and hop must be positive samples, got {window} and {hop}")
         self.cache, self.window, self.hop = cache, window, hop
-        self.rows = [r for r in rows if cache.offsets[r] >= 0]
-        self.targets = [manifest.rows[r].target for r in self.rows]
+        rows = np.asarray(rows, dtype=np.int64)
+        self.rows = rows[cache.offsets[rows] >= 0]
+        self.targets = np.array([manifest.rows[r].target for r in self.rows.tolist()], dtype=np.int64)
         starts = [window_starts(int(cache.lengths[r]), window, hop) for r in self.rows]
         self.clip_of_window = np.repeat(np.arange(len(self.rows)), [len(s) for s in starts])
         self.starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
@@ -98,8 +133,8 @@ class WindowDataset(Dataset):
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
         clip = self.clip_of_window[k]
-        wave = crop_or_repeat(self.cache.waveform(self.rows[clip]), self.window, int(self.starts[k]))
-        return torch.from_numpy(np.array(wave, dtype=np.float32))[None], self.targets[clip]
+        wave = crop_or_repeat(self.cache.stored(self.rows[clip]), self.window, int(self.starts[k]))
+        return torch.from_numpy(np.array(wave))[None], int(self.targets[clip])
 
 
 def aggregate_windows(window_scores: np.ndarray, clip_of_window: np.ndarray, n_clips: int,
@@ -115,40 +150,84 @@ def aggregate_windows(window_scores: np.ndarray, clip_of_window: np.ndarray, n_c
     raise ValueError(f"window aggregation {how!r}: valid values are mean, max")
 
 
-def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> list[int]:
-    """This rank's share of a permutation of ``range(n)`` seeded by ``(seed, epoch)``.
+def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> np.ndarray:
+    """This rank's share of a permutation of ``range(n)`` seeded by ``(seed, epoch)``, ``(items,)`` int64.
 
     Like DistributedSampler, the permutation is padded by wrapping to a multiple of
     ``world_size`` and rank ``r`` takes every ``world_size``-th index from ``r``, so the
     ranks see disjoint, equally long shares of one global order.
     """
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
-    order += order[:(-n) % world_size]
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).numpy()
+    order = np.concatenate([order, order[:(-n) % world_size]])
     return order[rank::world_size]
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device, num_workers: int = 0,
-                seed: int = 0, start_batch: int = 0, rank: int = 0, world_size: int = 1) -> DataLoader:
-    """A DataLoader yielding ``(wave (batch, 1, time) float32, target (batch,) int64)``.
+def training_order(dataset: CropDataset, batch_size: int, seed: int = 0, start_batch: int = 0, rank: int = 0,
+                   world_size: int = 1) -> tuple[np.ndarray, bool]:
+    """``(items, drop_last)`` of a training epoch: :func:`epoch_order` for the dataset's epoch from
+    batch ``start_batch`` (to resume mid-epoch), and whether to drop the last partial batch (a batch
+    of one breaks batch norm; it is kept only when it is the only batch)."""
+    order = epoch_order(len(dataset), seed, getattr(dataset, "epoch", 0), rank, world_size)
+    return order[start_batch * batch_size:], len(order) > batch_size
 
-    With ``shuffle`` (training), the order is :func:`epoch_order` for the dataset's epoch,
-    starting at batch ``start_batch`` (to resume mid-epoch), and the last partial batch is
-    dropped (a batch of one breaks batch norm). Without it, the dataset order. Memory is
-    pinned for CUDA so the copy to the device can be non-blocking.
+
+def resolve_workers(num_workers: int, device: torch.device) -> int:
+    """DataLoader worker processes for ``num_workers``: ``AUTO_WORKERS`` (-1) is min(8, usable CPUs)
+    on CUDA, where crops must keep up with the GPU, and 0 elsewhere, where the workers would compete
+    with the model for the same cores; any other value is taken as it is."""
+    if num_workers != AUTO_WORKERS:
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, or -1 for auto; got {num_workers}")
+        return num_workers
+    if device.type != "cuda":
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(MAX_AUTO_WORKERS, cpus)
+
+
+def _freeze_inherited_objects(worker_id: int) -> None:
+    """Worker start-up: put every object inherited from the parent out of the garbage collector's
+    reach. A full collection writes into the header of each object it visits, which would copy the
+    parent's pages (a million-row manifest, for one) into this worker; frozen, they stay shared."""
+    gc.freeze()
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device,
+                num_workers: int = AUTO_WORKERS, seed: int = 0, start_batch: int = 0, rank: int = 0,
+                world_size: int = 1) -> DataLoader:
+    """A DataLoader yielding ``(wave (batch, 1, time) int16, target (batch,) int64)`` on the host.
+
+    ``wave`` is in the cache's stored dtype (float32 from a version-2 cache); :func:`to_device`
+    turns it into float32 on the device. With ``shuffle`` (training), the order is
+    :func:`training_order`; without it, the dataset order. ``num_workers``: see
+    :func:`resolve_workers`. On CUDA memory is pinned so the copy to the device can be
+    non-blocking. Workers are persistent for an evaluation loader (iterated again every epoch,
+    its items do not depend on the epoch); a training loader is built per epoch, so they are not.
     """
     if shuffle:
-        order = epoch_order(len(dataset), seed, getattr(dataset, "epoch", 0), rank, world_size)
-        sampler = order[start_batch * batch_size:]
-        drop_last = len(order) > batch_size
+        sampler, drop_last = training_order(dataset, batch_size, seed, start_batch, rank, world_size)
     else:
         sampler, drop_last = None, False
+    workers = resolve_workers(num_workers, device)
     # An explicit generator keeps the loader from drawing its worker seed from torch's global
     # generator, which would shift the dropout stream of a run resumed mid-epoch.
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
-                      num_workers=num_workers, pin_memory=device.type == "cuda", persistent_workers=False,
+                      num_workers=workers, pin_memory=device.type == "cuda",
+                      persistent_workers=workers > 0 and not shuffle,
+                      worker_init_fn=_freeze_inherited_objects if workers else None,
                       generator=torch.Generator().manual_seed(seed))
 
 
-def to_device(batch: tuple[torch.Tensor, torch.Tensor], device: torch.device):
+def to_float(wave: torch.Tensor) -> torch.Tensor:
+    """Stored samples -> float32: int16 ``q`` -> ``q / 32768`` (exact); float32 is returned as it is."""
+    return wave.float().mul_(1 / INT16_SCALE) if wave.dtype == torch.int16 else wave
+
+
+def to_device(batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A host batch on ``device``: ``(wave (batch, 1, time) float32 in [-1, 1), target (batch,) int64)``.
+
+    The copy is non-blocking and carries the stored dtype; an int16 wave is converted on the
+    device, after the copy. A batch already on the device (a DeviceCropLoader's) passes through.
+    """
     wave, target = batch
-    return wave.to(device, non_blocking=True), target.to(device, non_blocking=True)
+    return to_float(wave.to(device, non_blocking=True)), target.to(device, non_blocking=True)

@@ -6,8 +6,9 @@ sync-free ``apply`` on the device. So codec conditions are attacks flagged
 
 - :func:`derived_cache` encodes and decodes every requested clip of a waveform
   cache once and stores the result as a derived cache next to it
-  (``<cache folder>/derived/<condition>/``, same layout and same
-  ``waveform(row)`` API as :class:`detector.data.WaveformCache`), so an
+  (``<cache folder>/derived/<condition>/``, same layout (int16 samples, written
+  by :class:`detector.data.cache.CacheWriter`) and same ``waveform(row)`` API as
+  :class:`detector.data.WaveformCache`), so an
   ablation or a second evaluation pays once; a ``CropDataset`` over it yields
   the laundered crops, and no device-side attack is needed;
 - :meth:`HostCodec.process` does one clip (numpy in, numpy out) with an
@@ -51,7 +52,6 @@ cut, then the end is trimmed or zero-padded to the input's length.
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil
@@ -214,7 +214,7 @@ def derived_cache(cache, attack: HostCodec, rows=None, progress: bool = False):
         the same row numbering; rows not requested (or bad in ``cache``) are
         absent (offset -1).
     """
-    from detector.data.cache import open_cache
+    from detector.data.cache import CacheWriter, open_cache
 
     valid = set(cache.valid_rows.tolist())
     wanted = sorted(valid if rows is None else valid.intersection(int(r) for r in rows))
@@ -234,20 +234,13 @@ def derived_cache(cache, attack: HostCodec, rows=None, progress: bool = False):
         from tqdm import tqdm
 
         iterator = tqdm(todo, desc=attack.name, unit="clip")
-    offsets = np.full(len(cache.offsets), -1, dtype=np.int64)
-    lengths = np.zeros(len(cache.offsets), dtype=np.int64)
     folder.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
     try:
-        position = 0
-        with open(temp / "samples.f32", "wb") as handle:
+        with CacheWriter(temp, len(cache.offsets)) as writer:   # the waveform cache's own writer: int16
             for row, wave in zip(iterator, _coded_in_order(attack, cache, existing, have, todo)):
-                np.asarray(wave, dtype=np.float32).tofile(handle)
-                offsets[row], lengths[row] = position, len(wave)
-                position += len(wave)
-        index = {"sample_rate": cache.sample_rate, "offsets": offsets.tolist(), "lengths": lengths.tolist(),
-                 "skipped": cache.skipped, "total_samples": position, "condition": attack.name}
-        (temp / "index.json").write_text(json.dumps(index), encoding="utf-8")
+                writer.add(row, wave)
+            writer.finish(cache.sample_rate, cache.skipped, condition=attack.name)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(temp, folder)
