@@ -1,40 +1,37 @@
 """Scoring: the inference loops shared by validation, evaluation and ablation.
 
-A laundering condition's random parameters come from a generator seeded by
-``(seed, condition)``, and the windows are batched in a fixed order, so every model scored
-with the same seed sees bit-identical laundered inputs, run after run.
+Under a laundering condition each clip is laundered whole, with parameters drawn from
+``(seed, condition, clip id)`` alone (see :mod:`detector.launder.clips`), then cut into
+windows: every model scored with the same seed sees bit-identical laundered inputs, whatever
+the batch size, the split's other clips, the windowing, the workers or the device.
 """
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from detector.config import DataConfig
 from detector.data import ManifestRow, load_corpus, make_loader
 from detector.data.loader import WindowDataset, aggregate_windows, to_device
-from detector.launder import parse_condition
+from detector.launder import Identity, parse_condition
+from detector.launder.clips import launder_clip
 from detector.launder.banks import corpus_banks
 from detector.launder.codec import derived_cache
 from detector.model import Detector, scores_from_logits
-from detector.runtime import Precision, device_generator
-
-Transform = Callable[[torch.Tensor], torch.Tensor]
-
+from detector.runtime import Precision
 
 @torch.no_grad()
-def score_loader(models: Sequence[Detector], loader: DataLoader, device: torch.device, precision: Precision,
-                 transform: Transform | None = None, desc: str = "scoring") -> tuple[np.ndarray, np.ndarray]:
+def score_loader(models: Sequence[Detector], loader: Iterable, device: torch.device, precision: Precision,
+                 desc: str = "scoring") -> tuple[np.ndarray, np.ndarray]:
     """Bona fide scores ``(n_models, n_items)`` and targets ``(n_items,)``, in loader order.
 
-    ``transform`` (e.g. a laundering condition) is applied once to each ``(batch, 1, time)``
-    batch on the device, and every model scores the same transformed batch. Scores stay on
-    the device until the end: no host synchronisation per batch.
+    ``loader`` yields ``(wave (batch, 1, time), target (batch,))`` batches (a DataLoader, or
+    laundered windows already on the device); every model scores the same batch. Scores stay
+    on the device until the end: no host synchronisation per batch.
     """
     modes = [model.training for model in models]
     for model in models:
@@ -42,19 +39,12 @@ def score_loader(models: Sequence[Detector], loader: DataLoader, device: torch.d
     scores, targets = [], []
     for batch in tqdm(loader, desc=desc, unit="batch", leave=False):
         wave, target = to_device(batch, device)
-        if transform is not None:
-            wave = transform(wave)
         with precision.autocast():
             scores.append(torch.stack([scores_from_logits(model(wave)) for model in models]))
         targets.append(target)
     for model, mode in zip(models, modes):
         model.train(mode)
     return torch.cat(scores, dim=1).cpu().numpy(), torch.cat(targets).cpu().numpy()
-
-
-def condition_seed(seed: int, condition: str) -> int:
-    """A stable seed for ``condition`` (crc32 of its name, not Python's salted ``hash``)."""
-    return (seed * 1_000_003 + zlib.crc32(condition.encode())) % 2**63
 
 
 @dataclass
@@ -86,18 +76,46 @@ class ScoringSplit:
     def score(self, models: Sequence[Detector], condition: str, precision: Precision, seed: int = 0) -> np.ndarray:
         """Per-clip scores ``(n_models, n_clips)`` under ``condition``.
 
-        A host-side condition (a real codec) is applied to whole clips once, into a derived
-        cache beside the waveform cache, and its windows are read from there; any other
-        condition is applied to each batch of windows on the device.
+        ``clean`` reads its windows straight from the cache. A host-side condition (a real
+        codec) is applied to whole clips once, into a derived cache beside the waveform
+        cache, and its windows are read from there. Any other condition launders each whole
+        clip on the device (:func:`~detector.launder.clips.launder_clip`) and cuts the
+        laundered clip into the same windows.
         """
         attack = parse_condition(condition, self.sample_rate, banks=self.banks).to(self.device)
-        if getattr(attack, "host_side", False):
+        if isinstance(attack, Identity):
+            windows = self.loader
+        elif getattr(attack, "host_side", False):
             coded = derived_cache(self.cache, attack, rows=self.dataset.rows, progress=True)
-            windows = WindowDataset(coded, self.manifest, self.dataset.rows, self.dataset.window, self.dataset.hop)
-            loader, transform = make_loader(windows, self.batch_size, False, self.device, self.num_workers), None
+            dataset = WindowDataset(coded, self.manifest, self.dataset.rows, self.dataset.window, self.dataset.hop)
+            windows = make_loader(dataset, self.batch_size, False, self.device, self.num_workers)
         else:
-            generator = device_generator(self.device, condition_seed(seed, condition))
-            loader, transform = self.loader, lambda wave: attack(wave, generator)
-        windows, _ = score_loader(models, loader, self.device, precision, transform=transform, desc=condition)
+            windows = self.laundered_windows(attack, seed)
+        scores, _ = score_loader(models, windows, self.device, precision, desc=condition)
         return np.stack([aggregate_windows(w, self.dataset.clip_of_window, len(self.clips), self.aggregate)
-                         for w in windows])
+                         for w in scores])
+
+    def laundered_windows(self, attack, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches ``(windows (batch, 1, window) float32, targets (batch,))`` on the device, in dataset order.
+
+        Each clip is read from the cache, copied to the device, laundered whole and cut into
+        its windows there (a clip shorter than a window is repeated to fill it, as
+        :func:`~detector.data.loader.crop_or_repeat` does); windows are regrouped into
+        batches of ``batch_size``.
+        """
+        pending, pending_targets, count = [], [], 0
+        first_window = np.searchsorted(self.dataset.clip_of_window, np.arange(len(self.clips) + 1))
+        for clip, row in enumerate(self.dataset.rows):
+            wave = torch.from_numpy(np.array(self.cache.waveform(row), dtype=np.float32))
+            laundered = launder_clip(attack, wave.to(self.device, non_blocking=True), seed, self.clips[clip].utt)
+            starts = torch.from_numpy(self.dataset.starts[first_window[clip]:first_window[clip + 1]])
+            # Window positions are known on the host; the gather runs on the device.
+            positions = (starts[:, None] + torch.arange(self.dataset.window)) % laundered.shape[0]
+            pending.append(laundered[positions.to(self.device, non_blocking=True)].unsqueeze(1))
+            pending_targets.append(torch.full((len(starts),), int(self.targets[clip]), dtype=torch.long))
+            count += len(starts)
+            while count >= self.batch_size or (clip == len(self.clips) - 1 and count):
+                windows, targets = torch.cat(pending), torch.cat(pending_targets)
+                yield windows[:self.batch_size], targets[:self.batch_size].to(self.device, non_blocking=True)
+                pending, pending_targets = [windows[self.batch_size:]], [targets[self.batch_size:]]
+                count = max(count - self.batch_size, 0)

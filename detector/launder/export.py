@@ -7,7 +7,6 @@ asked for files; training and evaluation launder on the fly.
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import torch
 
 from .banks import LaunderBanks
 from .catalogue import expand_conditions, parse_condition
+from .clips import launder_clip
 
 PROTOCOL_COLUMNS = ("path", "source", "utt", "label", "speaker", "system", "split", "condition", "family",
                     "parameter")
@@ -26,23 +26,19 @@ def condition_slug(condition: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=_-]+", "_", condition.strip())
 
 
-def clip_seed(seed: int, condition: str, row: int) -> int:
-    """A stable per-(condition, clip) seed: the same export twice gives identical files."""
-    return (seed * 1_000_003 + zlib.crc32(condition.encode()) * 65_537 + row) % 2**63
-
-
-def launder_clip(attack, wave: np.ndarray, seed: int, row: int) -> np.ndarray:
-    """One whole clip ``(time,)`` float32 through ``attack`` (host-side codecs directly, others as a batch of one)."""
-    if getattr(attack, "host_side", False):
-        return attack.process(wave, key=row)
-    generator = torch.Generator().manual_seed(clip_seed(seed, attack.name, row))
-    batch = torch.from_numpy(np.array(wave, dtype=np.float32)).view(1, 1, -1)
-    return attack(batch, generator)[0, 0].numpy()
+def _laundered(attack, cache, row: int, utt: str, seed: int) -> np.ndarray:
+    """Manifest row ``row`` laundered exactly as evaluation launders it: ``(time,)`` float32."""
+    clean = torch.from_numpy(np.array(cache.waveform(row), dtype=np.float32))
+    return launder_clip(attack, clean, seed, utt).numpy()
 
 
 def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: int = 0,
            banks: LaunderBanks | None = None, progress: bool = True) -> dict:
-    """Write ``out_dir/<condition>/<utt>.flac`` for every row and condition, plus protocol.csv and manifest.csv.
+    """Write ``out_dir/<condition>/<utt>.wav`` for every row and condition, plus protocol.csv and manifest.csv.
+
+    Files are 32-bit float WAV: each holds, bit for bit, the laundered clip that
+    ``detector evaluate`` scores under that condition with the same seed (see
+    :mod:`.clips`); an integer format would round it.
 
     ``protocol.csv`` lists, per file, the source clip, label, speaker, system,
     split, condition, its family and parameter (like the laundered database's
@@ -73,9 +69,9 @@ def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: in
         family, _, parameter = attack.name.partition(":")
         for row in rows:
             source = manifest.rows[row]
-            wave = np.clip(launder_clip(attack, cache.waveform(row), seed, row), -1.0, 1.0)
-            relative = Path(condition_slug(attack.name)) / f"{source.utt.replace('/', '__')}.flac"
-            soundfile.write(out_dir / relative, wave, cache.sample_rate, format="FLAC", subtype="PCM_24")
+            wave = _laundered(attack, cache, row, source.utt, seed)
+            relative = Path(condition_slug(attack.name)) / f"{source.utt.replace('/', '__')}.wav"
+            soundfile.write(out_dir / relative, wave, cache.sample_rate, format="WAV", subtype="FLOAT")
             records.append({"path": relative.as_posix(), "source": source.path, "utt": source.utt,
                             "label": source.label, "speaker": source.speaker, "system": source.system,
                             "split": source.split, "condition": attack.name, "family": family,
@@ -121,7 +117,8 @@ def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: i
     written = []
     for row in dict.fromkeys(picks.tolist()):
         clean = np.asarray(cache.waveform(row), dtype=np.float32)
-        panels = [("clean", clean)] + [(a.name, launder_clip(a, clean, seed, row)) for a in attacks]
+        utt = manifest.rows[row].utt
+        panels = [("clean", clean)] + [(a.name, _laundered(a, cache, row, utt, seed)) for a in attacks]
         columns = min(4, len(panels))
         lines = -(-len(panels) // columns)
         figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False)
