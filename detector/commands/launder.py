@@ -1,4 +1,4 @@
-"""``detector launder``: write laundered copies of a manifest's clips (FLAC) with a protocol and a manifest."""
+"""``detector launder``: write laundered copies of a manifest's clips (32-bit float WAV, exactly what evaluate scores) with a protocol and a manifest."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +7,8 @@ from detector.commands.common import add_bank_flags, add_data_flags, corpus_and_
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("launder", help="write laundered copies of clips (FLAC + protocol)",
-                                 description="Apply laundering conditions to whole clips and write FLAC files, "
+    parser = commands.add_parser("launder", help="write laundered copies of clips (float WAV + protocol)",
+                                 description="Apply laundering conditions to whole clips and write 32-bit float WAV files, "
                                              "protocol.csv and manifest.csv. 'all' is the laundered-ASVspoof "
                                              "study's 29 conditions plus clean.")
     parser.add_argument("--conditions", required=True,
