@@ -9,6 +9,7 @@ import torch
 import torchaudio
 
 from detector.config import FeatureConfig
+from detector.runtime import float32_region
 
 LOG_FLOOR = 1e-10          # power floor before the log (-100 dB)
 NORM_EPS = 1e-5
@@ -52,7 +53,7 @@ class LogMel(torch.nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         if wave.dim() != 3 or wave.shape[1] != 1:
             raise ValueError(f"LogMel expects (batch, 1, time), got {tuple(wave.shape)}")
-        with torch.autocast(device_type=wave.device.type, enabled=False):
+        with float32_region(wave.device):
             power = self.mel(wave[:, 0].float())
             logmel = torch.log(power.clamp_min(LOG_FLOOR))
             mean = logmel.mean(dim=(1, 2), keepdim=True)

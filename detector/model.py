@@ -12,13 +12,28 @@ import torchvision
 
 from detector.config import FeatureConfig, ModelConfig
 from detector.features import LogMel
+from detector.runtime import float32_region
+
+
+class Float32Head(torch.nn.Sequential):
+    """The classification head (dropout + linear), computed in float32 even under autocast.
+
+    Under bf16 autocast the logits would leave a bf16 linear layer: an 8-bit mantissa
+    quantises the scores (at a score of 10 the step is 0.06) and creates artificial ties that
+    move the EER. The head is 1,026 weights, so float32 costs nothing. Subclassing
+    ``Sequential`` keeps the state-dict keys (``fc.0``, ``fc.1``) of earlier checkpoints.
+    """
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with float32_region(features.device):
+            return super().forward(features.float())
 
 
 def resnet18_backbone(dropout: float) -> torchvision.models.ResNet:
-    """ResNet-18 with a 1-channel stem and a dropout + linear head to 2 classes."""
+    """ResNet-18 with a 1-channel stem and a float32 dropout + linear head to 2 classes."""
     net = torchvision.models.resnet18(weights=None)
     net.conv1 = torch.nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
-    net.fc = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(512, 2))
+    net.fc = Float32Head(torch.nn.Dropout(dropout), torch.nn.Linear(512, 2))
     return net
 
 
@@ -73,6 +88,5 @@ class Detector(torch.nn.Module):
 
 
 def scores_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """Bona fide score ``(batch,)``: logit difference, higher = more bona fide."""
-    logits = logits.float()
+    """Bona fide score ``(batch,)`` float32: logit difference, higher = more bona fide."""
     return logits[:, 1] - logits[:, 0]

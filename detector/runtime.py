@@ -30,8 +30,16 @@ class Precision:
 
     @classmethod
     def resolve(cls, amp: str, device: torch.device) -> "Precision":
+        """``auto``: bf16 on the CPU and on GPUs with native bf16, else float32.
+
+        bf16 has float32's exponent range, so it needs no gradient scaler (whose skipped
+        steps and scale bookkeeping fp16 needs); fp16 is used only when asked for. A GPU
+        without native bf16 (before Ampere) emulates it slowly, so ``auto`` trains in
+        float32 there. The CPU keeps bf16, the precision of every measured CPU result.
+        """
         if amp == "auto":
-            amp = "bf16" if device.type == "cpu" or torch.cuda.is_bf16_supported() else "fp16"
+            native_bf16 = device.type == "cpu" or torch.cuda.is_bf16_supported(including_emulation=False)
+            amp = "bf16" if native_bf16 else "off"
         dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}
         if amp not in dtypes:
             raise ValueError(f"--amp {amp}: valid values are auto, bf16, fp16, off")
@@ -60,6 +68,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def step_seeds(seed: int, epoch: int, step: int, rank: int) -> tuple[int, int]:
+    """Seeds of one training step's laundering and dropout streams, from ``(seed, epoch, step, rank)``.
+
+    Two unrelated 64-bit seeds (a NumPy ``SeedSequence`` hash): the laundering generator and
+    the dropout generator are both Mersenne Twisters on the CPU, and one seed for both would
+    correlate the dropout masks with the laundering draws. Deriving every step's streams from
+    its coordinates means a run resumed at any step needs no saved generator state.
+    """
+    words = [value % 2**64 for value in (seed, epoch, step, rank)]
+    launder, dropout = np.random.SeedSequence(words).generate_state(2, np.uint64)
+    return int(launder), int(dropout)
+
+
 def device_generator(device: torch.device, seed: int) -> torch.Generator:
     """A torch.Generator on ``device`` seeded with ``seed`` (laundering draws on the device)."""
     return torch.Generator(device=device).manual_seed(seed)
+
+
+def float32_region(device: torch.device):
+    """A context computing in float32 even inside an autocast region (for front-ends, heads, scores).
+
+    Only devices with an autocast mode (CPU, CUDA) get ``autocast(enabled=False)``; on others,
+    such as the ``meta`` device that the no-sync tests trace a step on, there is no autocast
+    to leave.
+    """
+    if device.type in ("cpu", "cuda"):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()

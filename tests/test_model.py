@@ -45,3 +45,19 @@ def test_freezing_leaves_only_the_head_trainable():
     assert trainable == {"fc.1.weight", "fc.1.bias"}
     model.set_backbone_frozen(False)
     assert all(p.requires_grad for p in model.backbone.parameters())
+
+
+def test_scores_are_float32_without_artificial_ties_under_bf16_autocast():
+    """The head runs in float32 under autocast: bf16 logits would quantise the scores into ties."""
+    model = Detector().eval()
+    wave = 0.1 * torch.randn(64, 1, 8000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        exact = scores_from_logits(model(wave))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = scores_from_logits(model(wave))
+    assert mixed.dtype == torch.float32
+    assert mixed.unique().numel() == exact.unique().numel() == 64
+    # What the bf16 head used to give: the same logits rounded to bf16 collapse into ties.
+    assert (exact.bfloat16().float().unique().numel()) < 64
+    # The bf16 backbone still perturbs each score (measured here: at most ~0.5 % of its size).
+    torch.testing.assert_close(mixed, exact, rtol=2e-2, atol=2e-2)
