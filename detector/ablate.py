@@ -4,11 +4,14 @@ For each condition the windows are laundered once per batch, with parameters dra
 generator seeded by ``(seed, condition)``, and every model scores that same laundered batch,
 so all models see bit-identical inputs and a rerun gives identical numbers. Each finished
 (model, condition) cell is written to ``OUT/cells/`` at once: a killed ablation resumes
-where it stopped.
+where it stopped. A cell is reused only while its key (:func:`cell_key`: the checkpoint's
+bytes, the manifest's bytes and every setting its numbers depend on) still matches, so a
+retrained checkpoint or changed manifest is never answered with stale numbers.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -22,11 +25,13 @@ from sklearn.metrics import roc_auc_score
 from detector.checkpoint import detector_from_checkpoint, load_checkpoint
 from detector.evaluate import EvaluationOptions, open_split
 from detector.io_utils import atomic_write_text
-from detector.metrics import equal_error_rate, min_dcf, threshold_metrics
+from detector.metrics import detection_metrics, threshold_metrics
 from detector.plots import plot_heatmap
 from detector.runtime import Precision, resolve_device
+from detector.scoring import ScoringSplit
 
-CELL_COLUMNS = ("model", "condition", "family", "eer", "roc_auc", "min_dcf", "accuracy", "f1", "n")
+CELL_COLUMNS = ("model", "condition", "family", "eer", "eer_interpolated", "min_dcf", "act_dcf", "cllr",
+                "roc_auc", "accuracy", "f1", "n")
 
 
 def model_names(checkpoints: list[str | Path]) -> list[str]:
@@ -44,6 +49,31 @@ def _cell_path(out_dir: Path, model: str, condition: str) -> Path:
     return out_dir / "cells" / f"{slug(model)}__{slug(condition)}.json"
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cell_key(checkpoint_sha256: str, manifest_sha256: str, condition: str, settings: dict) -> str:
+    """Hex SHA-256 naming what one cell's numbers were computed from: the checkpoint's and the
+    manifest's bytes (as :func:`file_sha256`), the condition, and ``settings`` (a JSON-able dict
+    of the split, resolved windows, seed, precision, laundering resources and DCF costs)."""
+    identity = {"checkpoint": checkpoint_sha256, "manifest": manifest_sha256, "condition": condition,
+                "settings": settings}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _settings(options: EvaluationOptions, split: ScoringSplit, precision: Precision) -> dict:
+    """The options a cell's numbers depend on besides checkpoint, manifest and condition."""
+    return {"split": options.split, "seed": options.seed, "precision": precision.name,
+            "windows": {"window_s": split.window_s, "hop_s": split.hop_s, "aggregate": split.aggregate},
+            "noise_dirs": options.noise_dirs, "rir_dir": options.rir_dir, "cost": options.cost.as_dict()}
+
+
 def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | Path,
            options: EvaluationOptions) -> list[dict]:
     """Evaluate every checkpoint under every condition of ``options.conditions``.
@@ -54,20 +84,24 @@ def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | P
     device = resolve_device(options.device)
     precision = Precision.resolve(options.amp, device)
     names = model_names(checkpoints)
+    # Hashed before loading: a checkpoint rewritten in between is then recomputed next time, not trusted.
+    checkpoint_digests = [file_sha256(c) for c in checkpoints]
     loaded = [detector_from_checkpoint(load_checkpoint(c, device), device) for c in checkpoints]
     rates = {config.data.sample_rate for _, config in loaded}
     if len(rates) > 1:
         raise ValueError(f"the checkpoints expect different sample rates {sorted(rates)}; ablate them separately")
     split = open_split(loaded[0][1], manifest, options, device)
+    manifest_digest, settings = file_sha256(manifest), _settings(options, split, precision)
+    keys = {(name, condition): cell_key(digest, manifest_digest, condition, settings)
+            for name, digest in zip(names, checkpoint_digests) for condition in conditions}
 
     cells = {}
-    for name in names:
-        for condition in conditions:
-            path = _cell_path(out_dir, name, condition)
-            if path.exists():
-                cell = json.loads(path.read_text(encoding="utf-8"))
-                if (cell["model"], cell["condition"], cell["seed"]) == (name, condition, options.seed):
-                    cells[name, condition] = cell
+    for (name, condition), key in keys.items():
+        path = _cell_path(out_dir, name, condition)
+        if path.exists():
+            cell = json.loads(path.read_text(encoding="utf-8"))
+            if (cell["model"], cell["condition"], cell.get("key")) == (name, condition, key):
+                cells[name, condition] = cell
     progress = tqdm(total=len(names) * len(conditions), initial=len(cells), desc="ablation", unit="cell")
     for condition in conditions:
         todo = [i for i, name in enumerate(names) if (name, condition) not in cells]
@@ -75,7 +109,7 @@ def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | P
             continue
         scores = split.score([loaded[i][0] for i in todo], condition, precision, options.seed)
         for i, model_scores in zip(todo, scores):
-            cell = _cell(names[i], condition, model_scores, split.targets, options)
+            cell = _cell(names[i], condition, model_scores, split.targets, options, keys[names[i], condition])
             atomic_write_text(_cell_path(out_dir, names[i], condition), json.dumps(cell))
             cells[names[i], condition] = cell
             progress.update()
@@ -85,13 +119,15 @@ def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | P
     return table
 
 
-def _cell(model: str, condition: str, scores: np.ndarray, targets: np.ndarray, options: EvaluationOptions) -> dict:
-    bonafide, spoof = scores[targets == 1], scores[targets == 0]
+def _cell(model: str, condition: str, scores: np.ndarray, targets: np.ndarray, options: EvaluationOptions,
+          key: str) -> dict:
+    """One (model, condition) result; ``scores`` and ``targets`` have shape (n_clips,).
+    Accuracy and F1 are at score 0 (the argmax of the logits)."""
     at_zero = threshold_metrics(scores, targets, 0.0)
     return {"model": model, "condition": condition, "family": condition.split(":")[0],
-            "eer": equal_error_rate(bonafide, spoof)[0], "roc_auc": float(roc_auc_score(targets, scores)),
-            "min_dcf": min_dcf(bonafide, spoof, options.cost)[0], "accuracy": at_zero["accuracy"],
-            "f1": at_zero["f1"], "n": int(targets.size), "seed": options.seed}
+            **detection_metrics(scores[targets == 1], scores[targets == 0], options.cost),
+            "roc_auc": float(roc_auc_score(targets, scores)), "accuracy": at_zero["accuracy"],
+            "f1": at_zero["f1"], "n": int(targets.size), "seed": options.seed, "key": key}
 
 
 def write_tables(table: list[dict], names: list[str], conditions: list[str], out_dir: Path) -> None:

@@ -16,7 +16,7 @@ from detector.calibration import Calibration
 from detector.checkpoint import detector_from_checkpoint, load_checkpoint
 from detector.config import Config
 from detector.io_utils import atomic_write_text
-from detector.metrics import DetectionCost, classification_report, det_curve, per_group_eer, within_group_eer
+from detector.metrics import DetectionCost, classification_report, det_curve, per_group_metrics, within_group_metrics
 from detector.plots import plot_confusion_matrix, plot_det_and_roc
 from detector.runtime import Precision, resolve_device
 from detector.scoring import ScoringSplit, WindowSettings
@@ -47,10 +47,12 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     that condition's); ``per_condition``, ``per_system`` (each spoof system against all
     bona fide) and ``per_bonafide_speaker`` (each speaker's bona fide trials against all
     spoofs: held-out speakers show here) break them down, and ``per_manifest_condition``
-    gives the EER inside each value of the manifest's own ``condition`` column (a corpus's
-    channel or codec, e.g. ASVspoof 2021's), when it has one. Threshold metrics are given at
-    a calibrated bona fide probability of 0.5 (calibration fitted on the validation split
-    during training) and at the EER threshold.
+    gives them inside each value of the manifest's own ``condition`` column (a corpus's
+    channel or codec, e.g. ASVspoof 2021's), when it has one. Every breakdown entry holds
+    :func:`detector.metrics.detection_metrics` (EER official and interpolated, minDCF,
+    actDCF, Cllr, counts), computed on the raw scores that scores.txt holds. Threshold
+    metrics are given at a calibrated bona fide probability of 0.5 (calibration fitted on the
+    validation split during training) and at the EER threshold.
     """
     options = options or EvaluationOptions()
     out_dir = Path(out_dir)
@@ -72,7 +74,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
                                            options.cost)
         curve = det_curve(scores[split.targets == 1], scores[split.targets == 0])
         curves[condition] = (curve.miss, curve.false_alarm)
-        lines += [f"{clip.utt} {clip.label} {clip.system} {condition} {score:.6f}"
+        # Shortest round-trip digits: the ASVspoof package run on scores.txt then reproduces
+        # metrics.json exactly (rounded scores would tie, and ties move the official EER).
+        lines += [f"{clip.utt} {clip.label} {clip.system} {condition} {float(score)!r}"
                   for clip, score in zip(split.clips, scores)]
         all_scores.append(scores)
 
@@ -100,15 +104,21 @@ def open_split(config: Config, manifest: str | Path, options: EvaluationOptions,
     data.manifest, data.cache_dir, data.on_error = str(manifest), options.cache_dir, options.on_error
     data.noise_dirs, data.rir_dir = options.noise_dirs, options.rir_dir
     data.allow_outside_root = options.allow_outside_root
-    return ScoringSplit(data, options.split, options.windows, options.batch_size, device)
+    split = ScoringSplit(data, options.split, options.windows, options.batch_size, device)
+    n_bonafide = int((split.targets == 1).sum())
+    if n_bonafide in (0, split.targets.size):   # EER, DCF and Cllr compare the two classes
+        raise ValueError(f"{manifest}: the {options.split} split has {n_bonafide} bona fide and "
+                         f"{split.targets.size - n_bonafide} spoof clips; evaluation needs both")
+    return split
 
 
 def _report(scores: np.ndarray, targets: np.ndarray, systems: np.ndarray, speakers: np.ndarray,
             channels: np.ndarray, threshold: float, cost: DetectionCost) -> dict:
-    """Metrics of one set of trials; ``channels`` are the manifest's ``condition`` values ("" if none)."""
+    """Metrics of one set of trials, every array of shape (n_trials,); ``channels`` are the
+    manifest's ``condition`` values ("" if none)."""
     report = classification_report(scores, targets, threshold, cost)
-    report["per_system"] = per_group_eer(scores, targets, systems)
-    report["per_bonafide_speaker"] = per_group_eer(scores, targets, speakers, of_class=1)
+    report["per_system"] = per_group_metrics(scores, targets, systems, cost=cost)
+    report["per_bonafide_speaker"] = per_group_metrics(scores, targets, speakers, of_class=1, cost=cost)
     if channels.any():
-        report["per_manifest_condition"] = within_group_eer(scores, targets, channels)
+        report["per_manifest_condition"] = within_group_metrics(scores, targets, channels, cost)
     return report

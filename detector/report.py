@@ -4,13 +4,22 @@ from __future__ import annotations
 MAX_SPEAKERS_SHOWN = 20   # corpora with more speakers (ASVspoof eval: 67) keep them in metrics.json only
 
 
+def _detection(m: dict) -> str:
+    """One line of a :func:`detector.metrics.detection_metrics` dict; rates in %, Cllr in bits."""
+    return (f"EER {100 * m['eer']:6.2f}% (interpolated {100 * m['eer_interpolated']:6.2f}%), "
+            f"minDCF {m['min_dcf']:.4f}, actDCF {m['act_dcf']:.4f}, Cllr {m['cllr']:.4f} bits")
+
+
 def format_metrics(metrics: dict) -> str:
-    """A short report: headline metrics, confusion matrix, and per-condition / per-system EER."""
+    """A short report: headline metrics, confusion matrix, and per-condition / per-group metrics."""
     (tb, fs), (fb, ts) = metrics["confusion_matrix"]
+    costs = metrics["dcf_parameters"]
     lines = [
         f"clips: {metrics['n_bonafide']} bona fide, {metrics['n_spoof']} spoof "
         f"(split {metrics.get('split', '?')})",
-        f"EER {100 * metrics['eer']:.2f}% (threshold {metrics['eer_threshold']:.3f}), "
+        _detection(metrics),
+        f"  EER threshold {metrics['eer_threshold']:.3f}; DCF costs C_miss {costs['c_miss']:g}, "
+        f"C_fa {costs['c_fa']:g}, P_spoof {costs['p_spoof']:g} (actDCF at score {costs['bayes_threshold']:.3f}); "
         f"ROC AUC {metrics['roc_auc']:.4f}",
         f"at score >= {metrics['threshold']:g} = bona fide, positive class {metrics['positive_class']}: "
         f"accuracy {metrics['accuracy']:.4f}, precision {metrics['precision']:.4f}, "
@@ -21,16 +30,17 @@ def format_metrics(metrics: dict) -> str:
         f"  {'spoof':>9} {fb:>9} {ts:>9}",
     ]
     if len(metrics.get("per_condition", {})) > 1:
-        lines.append("EER per condition:")
-        lines += [f"  {name:<28} {100 * m['eer']:6.2f}%  (AUC {m['roc_auc']:.4f}, accuracy {m['accuracy']:.4f})"
+        lines.append("per condition:")
+        lines += [f"  {name:<28} {_detection(m)}, AUC {m['roc_auc']:.4f}, accuracy {m['accuracy']:.4f}"
                   for name, m in metrics["per_condition"].items()]
-    lines.append("EER per spoof system (against all bona fide):")
-    lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in metrics["per_system"].items()]
+    groups = [("per spoof system (against all bona fide):", metrics["per_system"])]
     speakers = metrics.get("per_bonafide_speaker", {})
     if 1 < len(speakers) <= MAX_SPEAKERS_SHOWN:
-        lines.append("EER per bona fide speaker (against all spoofs):")
-        lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in speakers.items()]
+        groups.append(("per bona fide speaker (against all spoofs):", speakers))
     if metrics.get("per_manifest_condition"):
-        lines.append("EER within each manifest condition (its bona fide against its spoof):")
-        lines += [f"  {name:<28} {100 * eer:6.2f}%" for name, eer in metrics["per_manifest_condition"].items()]
+        groups.append(("within each manifest condition (its bona fide against its spoof):",
+                       metrics["per_manifest_condition"]))
+    for heading, breakdown in groups:
+        lines.append(heading)
+        lines += [f"  {name:<28} {_detection(m)}" for name, m in breakdown.items()]
     return "\n".join(lines)

@@ -1,6 +1,8 @@
-"""Inference on a user's files, the Python API, and the robustness ablation (with resume)."""
+"""Inference on a user's files, the Python API, evaluation's metrics.json, and the robustness
+ablation (with resume and stale-cell detection)."""
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -11,7 +13,9 @@ import torchaudio
 import detector
 from detector.cli import main
 from detector.config import Config
-from detector.evaluate import EvaluationOptions
+from detector.evaluate import EvaluationOptions, evaluate
+from detector.metrics import DetectionCost, detection_metrics
+from detector.report import format_metrics
 from detector.scoring import ScoringSplit
 from detector.train import train
 from tests.conftest import synthetic_clip, write_folder_corpus
@@ -101,6 +105,75 @@ def test_ablation_is_reproducible_resumable_and_written(trained, tmp_path, monke
     assert "**noise average**" in table and "Degradation" in table
     assert len(list(csv.DictReader(open(tmp_path / "a1" / "ablation.csv")))) == 6
     assert (tmp_path / "a1" / "ablation_eer.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_retrained_checkpoint_recomputes_every_cached_cell(trained, tmp_path, monkeypatch):
+    from detector import ablate as ablate_module
+    manifest, cache, run_a, run_b = trained
+    options = EvaluationOptions(conditions=["clean", "noise:white:snr=10"], device="cpu", amp="off",
+                                cache_dir=str(cache), batch_size=8)
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(run_a, run / "best.pt")
+    before = ablate_module.ablate([run / "best.pt"], manifest, tmp_path / "ab", options)
+    shutil.copy(run_b, run / "best.pt")   # retrained into the same run folder: same name, new bytes
+    scored = []
+    score = ScoringSplit.score
+    monkeypatch.setattr(ScoringSplit, "score", lambda self, models, condition, *args, **kwargs:
+                        scored.append(condition) or score(self, models, condition, *args, **kwargs))
+    after = ablate_module.ablate([run / "best.pt"], manifest, tmp_path / "ab", options)
+    assert scored == options.conditions   # every cell recomputed
+    monkeypatch.setattr(ScoringSplit, "score", score)
+    reference = ablate_module.ablate([run_b], manifest, tmp_path / "reference", options)
+    strip = lambda cells: [{k: v for k, v in c.items() if k != "model"} for c in cells]
+    assert strip(after) == strip(reference)   # run_b's own numbers, keyed by run_b's bytes
+    assert {c["key"] for c in after}.isdisjoint(c["key"] for c in before)
+    cells = [json.loads(p.read_text()) for p in sorted((tmp_path / "ab" / "cells").glob("*.json"))]
+    assert sorted(c["key"] for c in cells) == sorted(c["key"] for c in after)
+
+
+def test_cell_key_changes_with_everything_a_cell_depends_on():
+    from detector.ablate import cell_key
+    settings = {"split": "test", "seed": 0, "precision": "off", "noise_dirs": "", "rir_dir": "",
+                "windows": {"window_s": 0.5, "hop_s": 0.25, "aggregate": "mean"},
+                "cost": DetectionCost().as_dict()}
+    base = cell_key("c" * 64, "m" * 64, "clean", settings)
+    assert cell_key("c" * 64, "m" * 64, "clean", dict(reversed(settings.items()))) == base
+    changed = [cell_key("d" * 64, "m" * 64, "clean", settings), cell_key("c" * 64, "n" * 64, "clean", settings),
+               cell_key("c" * 64, "m" * 64, "resample:8000", settings)]
+    for name, value in [("split", "val"), ("seed", 1), ("precision", "bf16"), ("noise_dirs", "babble=x"),
+                        ("windows", {"window_s": 0.5, "hop_s": 0.5, "aggregate": "mean"}),
+                        ("cost", DetectionCost(c_fa=1.0).as_dict())]:
+        changed.append(cell_key("c" * 64, "m" * 64, "clean", {**settings, name: value}))
+    assert len(set(changed)) == len(changed) and base not in changed
+
+
+def test_metrics_json_carries_every_metric_in_every_breakdown_and_matches_scores_txt(trained, tmp_path):
+    manifest, cache, checkpoint, _ = trained
+    rows = manifest.read_text().splitlines()
+    with_channels = manifest.with_name("manifest_channels.csv")
+    with_channels.write_text("\n".join([rows[0] + ",condition"] + [f"{row},{['wide', 'narrow'][i % 2]}"
+                                                                   for i, row in enumerate(rows[1:])]) + "\n")
+    options = EvaluationOptions(conditions=["clean", "noise:white:snr=0"], device="cpu", amp="off",
+                                cache_dir=str(cache), batch_size=8)
+    returned = evaluate(checkpoint, with_channels, tmp_path / "eval", options)
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(returned))
+    text = format_metrics(metrics)   # the terminal summary reads every breakdown
+    assert "per condition:" in text and "within each manifest condition" in text
+    names = ("eer", "eer_interpolated", "min_dcf", "act_dcf", "cllr")
+    for where, report in {"overall": metrics, **metrics["per_condition"]}.items():
+        groups = [report[b] for b in ("per_system", "per_bonafide_speaker", "per_manifest_condition")]
+        assert all(groups), where
+        for entry in [report, *(m for group in groups for m in group.values())]:
+            assert all(isinstance(entry[name], float) for name in names), where
+    # each condition's numbers are those of its trials in scores.txt
+    trials = [line.split() for line in (tmp_path / "eval" / "scores.txt").read_text().splitlines()]
+    for condition, report in metrics["per_condition"].items():
+        mine = [(label, float(score)) for _, label, _, kind, score in trials if kind == condition]
+        expected = detection_metrics(np.array([s for label, s in mine if label == "bonafide"]),
+                                     np.array([s for label, s in mine if label == "spoof"]))
+        assert {name: report[name] for name in expected} == expected
 
 
 def test_ablate_cli_runs_an_explicit_condition_list(trained, tmp_path):
