@@ -26,7 +26,7 @@ from detector.demo import demo_manifest
 from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
 from detector.model import Detector
-from detector.runtime import Precision, device_generator, resolve_device
+from detector.runtime import Precision, resolve_device
 from detector.train import train_step
 
 HERE = Path(__file__).parent
@@ -72,7 +72,7 @@ def main() -> None:
     launder = LaunderChain.from_spec(config.train.launder, config.data.sample_rate, banks).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
-    generator = device_generator(device, 0)
+    generator = torch.Generator().manual_seed(0)   # laundering parameters are drawn on the host
 
     def stage_a(batch):
         return to_device(batch, device)
