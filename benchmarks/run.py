@@ -10,7 +10,9 @@ Suites (each appends rows to ``benchmarks/results.csv`` and re-renders ``benchma
 - ``frontend``: clips/s of the log-mel front-end, torchaudio vs nnAudio;
 - ``train``: a training step, model only vs laundering + log-mel + model, fp32 vs AMP, NCHW vs
   channels_last, eager vs ``torch.compile`` (compile time separate, time-boxed);
-- ``scaling``: laundering + log-mel clips/s vs batch size and clip length.
+- ``scaling``: laundering + log-mel clips/s vs batch size and clip length;
+- ``memory_workers``: peak PSS of 4 DataLoader workers + their parent vs one process, over a
+  1,000,000-row cache index (:mod:`benchmarks.memory_workers`).
 
 Timing: warm-up calls first, the device synchronised before every clock read, the median of
 ``--repeats``. On a GPU machine the same command runs everything on the GPU (the baseline
@@ -36,7 +38,7 @@ from benchmarks.timing import clock, device_name
 from benchmarks.results import record
 
 SAMPLE_RATE = 16000
-SUITES = ("study", "epoch", "attacks", "frontend", "train", "scaling")
+SUITES = ("study", "epoch", "attacks", "frontend", "train", "scaling", "memory_workers")
 TRAIN_CHAIN = None   # the default training chain of detector.config.TrainConfig
 
 
@@ -440,6 +442,8 @@ def main(argv=None) -> None:
     parser.add_argument("--compile-timeout", type=int, default=600,
                         help="train: seconds allowed per torch.compile variant (0: skip compile)")
     parser.add_argument("--compile-full", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--index-rows", type=int, default=1_000_000, help="memory_workers: rows of the synthetic index")
+    parser.add_argument("--worker-batches", type=int, default=200, help="memory_workers: batches drawn per configuration")
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     args = ARGS = parser.parse_args(argv)
     from detector.runtime import resolve_device
@@ -452,6 +456,8 @@ def main(argv=None) -> None:
     suites = SUITES if args.suite == "all" else (args.suite,)
     runners = {"study": suite_study, "epoch": suite_epoch, "attacks": suite_attacks, "frontend": suite_frontend,
                "train": suite_train, "scaling": suite_scaling, "_compile": suite_compile,
+               "memory_workers": lambda a, d: __import__("benchmarks.memory_workers",
+                                                         fromlist=["x"]).suite(a, d, _report),
                "memory": lambda a, d: suite_memory(a, d, __import__("benchmarks.seed_style_baseline",
                                                                     fromlist=["x"]).ffmpeg_available())}
     for suite in suites:
