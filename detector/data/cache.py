@@ -49,7 +49,7 @@ from detector.data.audio import AudioError, iter_decode
 from detector.data.manifest import Manifest
 from detector.io_utils import WriteError
 
-CACHE_VERSION = 3            # 3: int16 samples (samples.i16); 2: decoded in blocks (streamed), long clips never held in memory
+CACHE_VERSION = 4   # 4: Kaiser-filtered resampling, silent/constant clips refused; 3: int16 samples; 2: streamed
 PARALLEL_MIN_FILES = 200   # below this, worker start-up costs more than it saves
 SPILL_SAMPLES = 1 << 20    # a clip longer than this (65 s at 16 kHz) is streamed to disk, not held in memory
 INT16_SCALE = 32768        # q = round(x * INT16_SCALE); x = q / INT16_SCALE (see the module docstring)
@@ -63,7 +63,7 @@ def quantise(wave: np.ndarray) -> np.ndarray:
 
 
 def dequantise(samples: np.ndarray) -> np.ndarray:
-    """Stored samples -> float32 in [-1, 1): int16 ``q`` -> ``q / 32768`` (exact, a new array);
+    """Stored samples -> float32 in [-1, 1]: int16 ``q`` -> ``q / 32768`` (exact, a new array);
     float32 samples (a version-2 cache) are returned as they are."""
     if samples.dtype == np.int16:
         return samples.astype(np.float32) * np.float32(1 / INT16_SCALE)
@@ -109,7 +109,7 @@ class WaveformCache:
         return self.samples[start:start + self.lengths[row]]
 
     def waveform(self, row: int) -> np.ndarray:
-        """Samples of manifest row ``row``: float32 ``(time,)`` in [-1, 1) at ``sample_rate`` Hz.
+        """Samples of manifest row ``row``: float32 ``(time,)`` in [-1, 1] at ``sample_rate`` Hz.
 
         From an int16 cache this is a new array (4 bytes a sample: 230 MB for an hour at 16 kHz);
         to read part of a long clip, slice :meth:`stored` and :func:`dequantise` the slice.

@@ -3,8 +3,10 @@
 What is checked, and why not a full decode: the waveform cache decodes every clip fully
 (:func:`detector.data.audio.decode`, which rejects non-finite, silent and out-of-range
 samples) the first time a manifest is used, so decoding here as well would double the cost
-of preparing a corpus. Instead each file gets ``soundfile.info`` (exists, the header decodes,
-frame count, rate, channels -> non-empty, duration) and two short reads: the first
+of preparing a corpus. Instead each file is opened with :func:`detector.data.audio.open_audio`
+(exists, is audio, the header is possible and agrees with the data; frame count, rate,
+channels -> non-empty, duration: the same checks and messages as decoding) and gets two
+short reads: the first
 :data:`HEAD_S` seconds (finite samples, and a level estimate for the shortcut warnings) and
 the last :data:`TAIL_S` seconds (a truncated or corrupt file fails here). That costs a few
 percent of a full decode and catches what goes wrong with downloaded corpora in practice.
@@ -24,7 +26,7 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from detector.data.audio import MIN_DURATION_S, wav_declared_frames
+from detector.data.audio import MIN_DURATION_S, AudioError, open_audio, quiet_stderr
 from detector.io_utils import atomic_write_text
 
 HEAD_S = 2.0
@@ -34,23 +36,23 @@ PARALLEL_MIN_FILES = 4000  # below this, starting worker processes (~2-3 s: they
 
 def probe(path: str) -> dict | str:
     """``{"duration_s", "sample_rate", "channels", "level_dbfs"}`` for a good file, else the problem."""
-    if not os.path.isfile(path):
-        return "file not found"
     try:
-        with soundfile.SoundFile(path) as handle:
+        handle = open_audio(path)
+    except AudioError as error:   # its message is "<path>: <problem>"; the report has a path column
+        return str(error).removeprefix(f"{Path(path)}: ")
+    try:
+        with handle:
             frames, rate, channels = handle.frames, handle.samplerate, handle.channels
             if frames <= 0:
                 return "0 samples (empty file?)"
-            declared = wav_declared_frames(path) if handle.format in ("WAV", "WAVEX") else None
-            if declared is not None and declared > frames:
-                return f"truncated: the WAV header declares {declared} frames, the file holds {frames}"
             duration_s = frames / rate
             if duration_s < MIN_DURATION_S:
                 return f"{duration_s:.3f} s is shorter than the minimum {MIN_DURATION_S} s"
-            head = handle.read(min(frames, int(HEAD_S * rate)), dtype="float32", always_2d=True)
             tail_frames = min(frames, int(TAIL_S * rate))
-            handle.seek(frames - tail_frames)
-            tail = handle.read(tail_frames, dtype="float32", always_2d=True)
+            with quiet_stderr():
+                head = handle.read(min(frames, int(HEAD_S * rate)), dtype="float32", always_2d=True)
+                handle.seek(frames - tail_frames)
+                tail = handle.read(tail_frames, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
         return f"cannot decode as audio ({error})"
     if tail.shape[0] < tail_frames:

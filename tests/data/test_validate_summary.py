@@ -101,3 +101,22 @@ def test_summary_counts_split_label_and_system():
     assert "  train  bonafide      5         3" in text       # split, label, clips, speakers
     assert "  A01         5     5" in text                     # system x (train, test)
     assert "sample rates, spoof: 8000 Hz x10" in text
+
+
+def test_probe_refuses_impossible_headers_and_non_audio_as_decoding_does(tmp_path, capfd):
+    from detector.data.audio import AudioError, decode
+    from tests.hostile.files import PCM16_TONE, not_audio, riff_header
+
+    (tmp_path / "lie.wav").write_bytes(riff_header(len(PCM16_TONE), bits=8) + PCM16_TONE)
+    (tmp_path / "page.mp3").write_bytes(not_audio()["html"][0])
+    (tmp_path / "zeros.mp3").write_bytes(bytes(2048))
+    for name, expected in [("lie.wav", "impossible WAV header: block alignment 2 bytes"),
+                           ("page.mp3", "not an audio file, or a format libsndfile does not read (it looks like an "
+                                        "HTML"),
+                           ("zeros.mp3", "(it holds only zero bytes)")]:
+        path = str(tmp_path / name)
+        with pytest.raises(AudioError) as error:
+            decode(path)
+        assert validate.probe(path) == str(error.value).removeprefix(f"{path}: ")
+        assert expected in validate.probe(path)
+    assert capfd.readouterr().err == ""   # no MP3 decoder chatter

@@ -13,7 +13,8 @@ import torchaudio
 import detector.data.cache as cache_module
 from detector.cli import main
 from detector.data import BadRowsError, decode, load_or_build_cache, read_manifest
-from detector.data.audio import AudioError, iter_decode
+from detector.data.audio import AudioError, ingest_filter, iter_decode, pcm_header
+from detector.data.cache import dequantise, quantise
 from tests.hostile.files import RATE, manifest_text, tone, wav_header, write_hostile_corpus
 
 
@@ -23,8 +24,9 @@ def corpus(tmp_path_factory):
     return folder, write_hostile_corpus(folder)
 
 
-BAD = ["zero_length", "header_only", "truncated_flac", "truncated_wav", "text_as_wav", "png_as_flac", "nan_samples", "inf_samples",
-       "all_zero", "one_sample", "too_loud_float", "folder_named_wav", "fifo_named_wav", "odd_rate", "missing"]
+BAD = ["zero_length", "header_only", "truncated_flac", "truncated_wav", "text_as_wav", "png_as_flac", "nan_samples",
+       "inf_samples", "all_zero", "one_sample", "too_loud_float", "folder_named_wav", "fifo_named_wav", "odd_rate",
+       "impossible_header", "html_as_mp3", "near_silent", "dc_only", "missing"]
 GOOD = ["eight_channels", "rate_8k", "rate_96k", "pcm_24", "float_32", "non_ascii", "spaces", "full_scale_48k",
         "streamed_wav", "sox_streamed_wav", "gsm_wav"]
 
@@ -67,7 +69,8 @@ def test_block_decoding_equals_resampling_the_whole_clip(tmp_path):
     rng = np.random.default_rng(0)
     stereo = (0.3 * rng.standard_normal((100_003, 2))).clip(-1, 1).astype(np.float32)
     soundfile.write(tmp_path / "s.wav", stereo, 44100, subtype="FLOAT")
-    whole = torchaudio.functional.resample(torch.from_numpy(stereo.mean(axis=1)), 44100, RATE).numpy().clip(-1, 1)
+    whole = torchaudio.functional.resample(torch.from_numpy(stereo.mean(axis=1)), 44100, RATE,
+                                           **ingest_filter()).numpy().clip(-1, 1)
     blocks = list(iter_decode(tmp_path / "s.wav", RATE, block_samples=6000))   # 441-sample aligned blocks
     assert len(blocks) > 10
     np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-6)
@@ -114,7 +117,7 @@ def test_cache_skips_and_counts_bad_clips_and_keeps_the_good_ones(corpus, tmp_pa
     assert json.loads((cache.folder / "skipped.json").read_text()) == cache.skipped
     assert list(cache.valid_rows) == list(range(len(BAD), len(BAD) + len(GOOD)))
     for row, name in enumerate(GOOD, start=len(BAD)):
-        np.testing.assert_array_equal(cache.waveform(row), decode(folder / cases[name].path))
+        np.testing.assert_array_equal(cache.waveform(row), dequantise(quantise(decode(folder / cases[name].path))))
 
 
 def test_a_bad_long_clip_streamed_to_disk_leaves_no_spill_and_no_torn_samples(tmp_path, monkeypatch):
@@ -129,10 +132,10 @@ def test_a_bad_long_clip_streamed_to_disk_leaves_no_spill_and_no_torn_samples(tm
     monkeypatch.setattr("detector.data.audio.BLOCK_SAMPLES", 4096)
     cache = load_or_build_cache(read_manifest(tmp_path / "m.csv"), RATE, tmp_path / "cache", on_error="skip")
     assert [s["line"] for s in cache.skipped] == [3]
-    np.testing.assert_array_equal(cache.waveform(0), good)
-    np.testing.assert_array_equal(cache.waveform(2), -good)
+    np.testing.assert_array_equal(cache.waveform(0), dequantise(quantise(good)))
+    np.testing.assert_array_equal(cache.waveform(2), dequantise(quantise(-good)))
     assert cache.samples.shape == (2 * good.size,)
-    assert sorted(p.name for p in cache.folder.iterdir()) == ["index.json", "samples.f32", "skipped.json"]
+    assert sorted(p.name for p in cache.folder.iterdir()) == ["index.json", "samples.i16", "skipped.json"]
 
 
 def test_cli_reports_bad_clips_or_skips_them_with_a_count(corpus, tmp_path, capsys):
@@ -153,16 +156,14 @@ def test_cli_reports_bad_clips_or_skips_them_with_a_count(corpus, tmp_path, caps
 
 
 def test_wav_header_walk_skips_other_chunks_and_odd_padding(tmp_path):
-    from detector.data.audio import wav_declared_frames
-
     samples = (tone(0.5, RATE) * 32767).astype("<i2").tobytes()
     header = bytearray(wav_header(len(samples) // 2, RATE))
     listing = b"LIST" + struct.pack("<I", 5) + b"INFO!" + b"\x00"   # odd size, padded to even
     wav = bytes(header[:36]) + listing + bytes(header[36:]) + samples
     path = tmp_path / "with_list.wav"
     path.write_bytes(wav)
-    assert wav_declared_frames(path) == len(samples) // 2 == len(decode(path))
+    assert pcm_header(path).frames == len(samples) // 2 == len(decode(path))
     path.write_bytes(wav[: -len(samples) // 2])
     with pytest.raises(AudioError, match="truncated: the WAV header declares 8000 frames, the file holds 4000"):
         decode(path)
-    assert wav_declared_frames(tmp_path / "missing.wav") is None
+    assert pcm_header(tmp_path / "missing.wav") is None

@@ -97,7 +97,8 @@ def test_cache_build_on_a_full_disk_names_the_folder_and_leaves_nothing(tmp_path
 
     def open_on_full_disk(file, mode="r", *args, **kwargs):
         handle = real_open(file, mode, *args, **kwargs)
-        return FullDisk(handle, 40_000) if "w" in mode and str(file).endswith("samples.f32") else handle
+        samples = cache_module.SAMPLE_FILES["int16"]
+        return FullDisk(handle, 40_000) if "w" in mode and str(file).endswith(samples) else handle
 
     monkeypatch.setattr(cache_module, "open", open_on_full_disk, raising=False)
     with pytest.raises(WriteError, match=r"cannot write the waveform cache \(no space left on device\); "
