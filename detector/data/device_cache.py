@@ -59,7 +59,7 @@ class DeviceCropLoader:
     """One training epoch of ``dataset`` gathered on the device: a drop-in for
     ``make_loader(dataset, batch_size, True, device, ..., seed, start_batch, rank, world_size)``.
 
-    Yields ``(wave (batch, 1, crop_samples) float32 in [-1, 1), target (batch,) int64)``, both on
+    Yields ``(wave (batch, 1, crop_samples) float32 in [-1, 1], target (batch,) int64)``, both on
     ``samples.device``, in :func:`~detector.data.loader.training_order` (the same items, order,
     resumption point and dropped last batch as the DataLoader), with the crops of
     :meth:`CropDataset.crop_starts`. ``samples`` is :func:`upload_samples` of ``dataset.cache``.

@@ -3,7 +3,7 @@
 On the host a batch is ``(wave (batch, 1, time), target (batch,) int64)`` with ``wave`` in the
 cache's stored dtype: int16 ``q`` (``x = q / 32768``, see :mod:`detector.data.cache`), or float32
 from a version-2 cache. :func:`to_device` copies it to the device (non-blocking, from pinned
-memory on CUDA) and converts it there to float32 in [-1, 1), so the copy moves 2 bytes a sample.
+memory on CUDA) and converts it there to float32 in [-1, 1], so the copy moves 2 bytes a sample.
 
 Per-row data (rows, copies, targets, window starts, the epoch order) are NumPy arrays, not
 Python lists: forked DataLoader workers share them copy-on-write. A list holds one Python
@@ -224,7 +224,7 @@ def to_float(wave: torch.Tensor) -> torch.Tensor:
 
 
 def to_device(batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """A host batch on ``device``: ``(wave (batch, 1, time) float32 in [-1, 1), target (batch,) int64)``.
+    """A host batch on ``device``: ``(wave (batch, 1, time) float32 in [-1, 1], target (batch,) int64)``.
 
     The copy is non-blocking and carries the stored dtype; an int16 wave is converted on the
     device, after the copy. A batch already on the device (a DeviceCropLoader's) passes through.
