@@ -64,6 +64,29 @@ SECTIONS: dict[str, str] = {
     "launder": (
         "`python -m benchmarks.launder`: each laundering family batched vs a per-clip NumPy/SciPy "
         "implementation on in-memory clips (no file I/O on either side)."),
+    "memory_workers": (
+        '`python -m benchmarks.run --suite memory_workers` (`benchmarks/memory_workers.py`): a '
+        'synthetic 1,000,000-row cache index (and a 1,000,000-row `Manifest` kept alive, as `detector '
+        'train` keeps it), 200 training batches of 32 random 4 s int16 crops through `make_loader`, '
+        'each configuration in a fresh process. Memory is the peak PSS from '
+        '`/proc/<pid>/smaps_rollup` (a page shared by n processes counts 1/n in each), summed over '
+        'the main process and its workers, sampled every 0.2 s; the ratio is that sum over the peak '
+        'PSS of one process with no workers (target <= 1.5). *full gc in each worker*: every worker '
+        'runs `gc.collect()` first, as a long epoch eventually does; the *without gc.freeze* ablation '
+        "shows what `make_loader`'s worker_init_fn (`gc.freeze()`) prevents: the collector writing "
+        "into every inherited object and copying the parent's pages into each worker."),
+    "chain_cost": (
+        "`python -m benchmarks.chain_cost`: the default training chain on one `(32, 1, 64000)` batch (4 s "
+        "clips) against each of its conditions alone on the whole batch, ms per batch. Each laundered example "
+        "pays for its own condition only, so the chain should cost about the mean of its single conditions "
+        "(target <= 1.5x); the *dense form* row (their sum) is what laundering every example with every "
+        "condition and selecting per example would cost."),
+    "gpu_check": (
+        "`python -m benchmarks.gpu_check`: the prepared GPU check (see its docstring). Training clips/s "
+        "(forward, backward, fused AdamW) of ResNet-18 alone on precomputed log-mels vs the full on-the-fly "
+        "pipeline (int16 cache -> crop -> default chain -> log-mel -> ResNet-18), eager and compiled, with "
+        "the DataLoader or the cache on the device; peak memory; seconds for the laundering study. Rows "
+        "with `--quick` are the CPU self-test's small batches, not performance figures."),
     "prepare": "`python -m benchmarks.prepare`: `detector prepare` stages on synthetic protocols and files.",
     "inference": (
         "`python -m benchmarks.inference`: the cost of one ablation cell relative to one clean evaluation "
