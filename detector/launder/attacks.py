@@ -26,10 +26,10 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torchaudio
 
 from . import functional as F
 from .noise import NoiseBank
+from .resample import round_trip_irs
 from .sampling import Choice, Uniform
 
 Params = dict[str, torch.Tensor]
@@ -232,15 +232,18 @@ class AddReverb(Attack):
 
 
 class ResampleRoundTrip(Attack):
-    """Resample down (or up) to one of a few rates and back, per example.
+    """Resample to one of a few rates and back, per example (:func:`functional.resample_round_trip`).
 
     Params: ``rate_hz`` ``(batch,)`` float; a value that is not one of
     ``rates`` uses the nearest one.
 
-    On a GPU every candidate rate is computed on the whole batch and the right
-    one is selected per example with ``torch.where``: ``len(rates)`` times the
-    work of one rate, but no host sync and no data-dependent shapes. On a CPU
-    each rate runs only on its own examples.
+    An FFT-domain resampler's round trip is one zero-phase filter at the model
+    rate (see :mod:`.resample`), so each rate is kept as its impulse response,
+    designed once: the float32 buffer ``irs`` ``(len(rates), 1, taps)``, every
+    row centred on tap ``taps // 2``. Each example gathers its rate's row by an
+    on-device index and the batch is filtered by one FFT convolution: a batch
+    mixing rates costs one filtering per example, with no grouping and the
+    same code on every device.
 
     Args:
         rates: candidate intermediate rates in Hz.
@@ -248,6 +251,7 @@ class ResampleRoundTrip(Attack):
 
     param_keys = ("rate_hz",)
     candidates: torch.Tensor
+    irs: torch.Tensor
 
     def __init__(self, rates: Sequence[int], sample_rate: int = 16000, name: str | None = None) -> None:
         rates = tuple(rates)
@@ -257,33 +261,15 @@ class ResampleRoundTrip(Attack):
         self.rates = rates
         self.rate_hz = Choice(rates)
         self.register_buffer("candidates", torch.tensor(rates, dtype=torch.float32), persistent=False)
-        # The sinc kernels are built once, as buffers that follow the module to its device
-        # (torchaudio.functional.resample rebuilds them on every call).
-        self.legs = torch.nn.ModuleList(
-            torch.nn.Sequential(torchaudio.transforms.Resample(sample_rate, rate, **F.RESAMPLE_FILTER),
-                                torchaudio.transforms.Resample(rate, sample_rate, **F.RESAMPLE_FILTER))
-            for rate in rates)
+        self.register_buffer("irs", torch.from_numpy(round_trip_irs(sample_rate, rates)).float().unsqueeze(1),
+                             persistent=False)
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
         return {"rate_hz": self.rate_hz.sample(batch, generator)}
 
-    def _round_trip(self, k: int, wave: torch.Tensor) -> torch.Tensor:
-        """``F.resample_round_trip(wave, sample_rate, rates[k])`` with the prebuilt kernels."""
-        return self.legs[k](wave)[..., : wave.shape[-1]]
-
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         nearest = (params["rate_hz"].unsqueeze(1) - self.candidates).abs().argmin(dim=1)
-        if wave.device.type == "cpu":   # no device queue: run each rate only on its own examples
-            out = torch.empty_like(wave)
-            for k in range(len(self.rates)):
-                rows = torch.nonzero(nearest == k).flatten()
-                if rows.numel():
-                    out[rows] = self._round_trip(k, wave[rows])
-            return out
-        out = wave
-        for k in range(len(self.rates)):
-            out = torch.where(nearest.view(-1, 1, 1) == k, self._round_trip(k, wave), out)
-        return out
+        return F.fft_convolve(wave, self.irs, index=nearest, delay=self.irs.shape[-1] // 2)
 
 
 class AddRoomReverb(Attack):

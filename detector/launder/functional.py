@@ -15,6 +15,8 @@ import math
 import torch
 import torchaudio.functional as AF
 
+from .resample import round_trip_ir
+
 # Floor for mean-square energies, so that silence gives finite gains instead of
 # 0/0. 1e-10 is -100 dB re full scale, far below any real recording.
 ENERGY_FLOOR = 1e-10
@@ -22,10 +24,6 @@ ENERGY_FLOOR = 1e-10
 # ln(1000): an amplitude envelope exp(-DECAY_60DB * t / rt60) has fallen by
 # 60 dB (a factor of 1000) at t = rt60, which is the definition of RT60.
 DECAY_60DB = math.log(1000.0)
-
-# Anti-aliasing filter of resample_round_trip (see there for the measurements).
-RESAMPLE_FILTER = dict(lowpass_filter_width=24, rolloff=0.95, resampling_method="sinc_interp_kaiser", beta=10.0)
-
 
 def check_waveform(wave: torch.Tensor, where: str = "wave") -> None:
     """Raise ``ValueError`` unless ``wave`` is a float32 ``(batch, 1, time)`` tensor.
@@ -71,18 +69,28 @@ def next_fast_len(n: int) -> int:
     return best
 
 
-def fft_convolve(wave: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-    """Causal convolution of each waveform with its impulse response, via FFT.
+def fft_convolve(wave: torch.Tensor, ir: torch.Tensor, index: torch.Tensor | None = None,
+                 delay: int = 0) -> torch.Tensor:
+    """Linear convolution of each waveform with its impulse response, via FFT (float32 throughout).
 
     Args:
         wave: ``(batch, 1, time)`` signals.
-        ir: ``(batch, 1, ir_len)`` or ``(1, 1, ir_len)`` impulse responses; a
-            tap at index ``d`` delays the signal by ``d`` samples.
+        ir: ``(batch, 1, ir_len)`` or ``(1, 1, ir_len)`` impulse responses, or
+            with ``index`` a bank ``(n, 1, ir_len)``; a tap at index ``d``
+            delays the signal by ``d`` samples.
+        index: ``(batch,)`` long, on ``wave.device``: the row of ``ir`` each
+            example uses. Only the rows needed are transformed: the whole bank
+            when it has fewer rows than the batch (their spectra are then
+            gathered), else each example's row.
+        delay: the output starts at this sample of the full convolution; a
+            centred (zero-phase) filter of ``2 k + 1`` taps passes ``k`` so the
+            output stays time-aligned with the input. 0 for causal filters.
 
     Returns:
-        ``(batch, 1, time)``: the first ``time`` samples of the full linear
-        convolution, so a direct path at delay ``d`` stays at delay ``d`` and
-        the reverberant tail past the end of the input is dropped.
+        ``(batch, 1, time)``: samples ``delay .. delay + time - 1`` of the full
+        linear convolution (with ``delay`` 0, a direct path at delay ``d``
+        stays at delay ``d`` and the reverberant tail past the end of the
+        input is dropped).
     """
     if wave.dim() != 3 or ir.dim() != 3:
         raise ValueError(
@@ -93,8 +101,12 @@ def fft_convolve(wave: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
     # The full linear convolution has length + ir_len - 1 samples; any shorter
     # FFT would wrap the tail around onto the start of the output.
     n_fft = next_fast_len(length + ir.shape[-1] - 1)
-    spectrum = torch.fft.rfft(wave, n=n_fft) * torch.fft.rfft(ir, n=n_fft)
-    return torch.fft.irfft(spectrum, n=n_fft)[..., :length]
+    if index is not None and ir.shape[0] > wave.shape[0]:
+        ir, index = ir.index_select(0, index), None
+    response = torch.fft.rfft(ir, n=n_fft)
+    if index is not None:
+        response = response.index_select(0, index)
+    return torch.fft.irfft(torch.fft.rfft(wave, n=n_fft) * response, n=n_fft)[..., delay: delay + length]
 
 
 def mix_at_snr(wave: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
@@ -119,14 +131,13 @@ def mix_at_snr(wave: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor) ->
 def resample_round_trip(wave: torch.Tensor, orig_rate: int, low_rate: int) -> torch.Tensor:
     """Resample to ``low_rate`` Hz and back to ``orig_rate`` Hz (band-limiting / rate-conversion artefacts).
 
-    Uses torchaudio's windowed-sinc resampler in both directions, batched
-    over examples, with a Kaiser window (``RESAMPLE_FILTER``) instead of
-    torchaudio's default Hann/6 zero crossings: measured on tones, the default
-    leaks 1.05 x Nyquist of the low rate at only -13 dB (aliasing a real
-    converter would not produce) and is already -1 dB at 0.8 x Nyquist; this
-    filter is flat within 0.01 dB to 0.8 x, -57 dB at 1.05 x, at about the
-    same cost. ``low_rate`` may also be above ``orig_rate`` (an up/down round
-    trip, nearly transparent).
+    The round trip of an FFT-domain resampler, which is one zero-phase filter
+    at ``orig_rate``: :func:`.resample.round_trip_ir` (designed once per pair of
+    rates; see :mod:`.resample` for its measured response). ``low_rate`` below
+    ``orig_rate``: Kaiser-windowed sinc at 0.95 x the low rate's Nyquist, flat
+    within 0.01 dB to 0.8 x, <= -57 dB from 1.05 x on. Above: band-limited at
+    ``orig_rate``'s own Nyquist only (within 0.1 dB to 0.96 x of it). Equal:
+    unchanged.
 
     Args:
         wave: ``(batch, 1, time)`` at ``orig_rate`` Hz.
@@ -134,11 +145,43 @@ def resample_round_trip(wave: torch.Tensor, orig_rate: int, low_rate: int) -> to
     Returns:
         ``(batch, 1, time)`` at ``orig_rate`` Hz, time-aligned with the input.
     """
-    down = AF.resample(wave, orig_rate, low_rate, **RESAMPLE_FILTER)
-    back = AF.resample(down, low_rate, orig_rate, **RESAMPLE_FILTER)
-    # torchaudio rounds each leg's length up, so the round trip is never
-    # shorter than the input; the extra samples are past the end.
-    return back[..., : wave.shape[-1]]
+    ir = torch.from_numpy(round_trip_ir(orig_rate, low_rate)).float().view(1, 1, -1)
+    return fft_convolve(wave, ir.to(wave.device, non_blocking=True), delay=ir.shape[-1] // 2)
+
+
+def fft_resample(wave: torch.Tensor, kernel: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Resample by the FFT: the spectrum, shaped by ``kernel``'s response, is cut to or zero-padded from the new rate's bins.
+
+    Cutting drops everything above the lower rate's Nyquist, so nothing
+    aliases; ``kernel`` sets the band edge (and removes what a cut would
+    otherwise leave abruptly). The signal is zero-padded past its end, by at
+    least the kernel's half-length, so that the FFT's circular convolution
+    equals the linear one.
+
+    Args:
+        wave: ``(batch, 1, time)`` at ``orig_rate`` Hz.
+        kernel: ``(2 k + 1,)`` centred zero-phase low-pass at ``max(orig_rate,
+            new_rate)`` Hz with unit DC gain, e.g. :func:`.resample.leg_kernel`.
+
+    Returns:
+        ``(batch, 1, ceil(time * new_rate / orig_rate))`` at ``new_rate`` Hz,
+        time-aligned (sample 0 at the same instant as the input's).
+    """
+    length = wave.shape[-1]
+    common = math.gcd(orig_rate, new_rate)
+    up, down = new_rate // common, orig_rate // common
+    half = kernel.shape[-1] // 2
+    pad = math.ceil(half * orig_rate / max(orig_rate, new_rate))   # the kernel's reach, in input samples
+    n_in = down * next_fast_len(-(-(length + pad) // down))   # a multiple of down: n_out is then whole
+    n_out = n_in * up // down
+    n_high = max(n_in, n_out)
+    # The kernel placed circularly around sample 0 (zero phase) on the grid of the higher rate.
+    placed = torch.roll(torch.nn.functional.pad(kernel, (0, n_high - kernel.shape[-1])), -half)
+    bins = min(n_in, n_out) // 2 + 1
+    spectrum = torch.fft.rfft(wave, n=n_in)[..., :bins] * torch.fft.rfft(placed)[:bins]
+    # irfft zero-pads the missing bins when going up; n_out / n_in undoes its 1 / n_out normalisation.
+    out = torch.fft.irfft(spectrum, n=n_out) * (n_out / n_in)
+    return out[..., : -(-length * up // down)]
 
 
 def exponential_decay_rir(
@@ -244,36 +287,6 @@ def limit_peak(wave: torch.Tensor) -> torch.Tensor:
     return wave / peak.clamp_min(1.0)
 
 
-def sos_filter(wave: torch.Tensor, sos: torch.Tensor) -> torch.Tensor:
-    """Cascade of second-order IIR sections (``scipy.signal.sosfilt``), batched, per-example filters.
-
-    Each section runs through ``torchaudio.functional.lfilter`` (a compiled
-    sample loop) in float64: a Butterworth low-pass near Nyquist has poles
-    close to the unit circle, and float32 recursion drifts by ~1e-4 from
-    scipy's float64 result; float64 keeps parity to ~1e-7. ``clamp=False``:
-    torchaudio clamps to [-1, 1] by default, which is not part of the filter.
-
-    Args:
-        wave: ``(batch, 1, time)``.
-        sos: ``(sections, 6)`` one filter for every example, or
-            ``(batch, sections, 6)`` one per example; rows ``[b0, b1, b2, a0, a1, a2]``
-            as ``scipy.signal.butter(..., output="sos")`` returns them.
-
-    Returns:
-        ``(batch, 1, time)`` float32, zero initial state (like ``sosfilt``).
-    """
-    batch = wave.shape[0]
-    if sos.dim() == 2:
-        sos = sos.unsqueeze(0).expand(batch, -1, -1)
-    sos = sos.to(device=wave.device, dtype=torch.float64)
-    # lfilter with batching=True filters row k of (..., k, time) with filter k.
-    out = wave.reshape(batch, -1).double()
-    for section in range(sos.shape[1]):
-        b, a = sos[:, section, :3], sos[:, section, 3:]
-        out = AF.lfilter(out, a, b, clamp=False, batching=True)
-    return out.float().reshape(wave.shape)
-
-
 def apply_gain(wave: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
     """Multiply each example by ``10 ** (gain_db / 20)``; ``gain_db`` ``(batch,)``."""
     return wave * 10.0 ** (_per_example(gain_db) / 20.0)
@@ -310,31 +323,46 @@ def time_shift(wave: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 
 
 def spectral_quantise(wave: torch.Tensor, step_db: torch.Tensor, cutoff_hz: torch.Tensor, sample_rate: int,
-                      n_fft: int = 512) -> torch.Tensor:
+                      window: torch.Tensor) -> torch.Tensor:
     """Codec-like degradation: band-limit and coarsely quantise STFT magnitudes (not a real codec).
 
     A crude stand-in for perceptual transform codecs (MP3/AAC work on an MDCT
     with a few dB of quantisation noise per band and a bitrate-dependent
     low-pass): magnitudes are quantised in the log domain with a uniform step
     of ``step_db`` dB, bins above ``cutoff_hz`` are zeroed, phases are kept,
-    and the signal is resynthesised by overlap-add (Hann, hop ``n_fft // 4``).
+    and the signal is resynthesised by weighted overlap-add (hop
+    ``n_fft // 4``), as ``torch.istft`` does; written out because
+    ``torch.istft`` checks its window envelope with a host sync.
 
     Args:
         wave: ``(batch, 1, time)``.
         step_db: ``(batch,)`` quantisation step in dB (larger = coarser).
         cutoff_hz: ``(batch,)`` bandwidth in Hz.
         sample_rate: Hz.
+        window: ``(n_fft,)`` analysis and synthesis window (a Hann window, on the device).
 
     Returns:
         ``(batch, 1, time)``.
     """
     batch, _, length = wave.shape
-    window = torch.hann_window(n_fft, device=wave.device)
-    spec = torch.stft(wave.reshape(batch, length), n_fft, n_fft // 4, window=window, return_complex=True)
+    n_fft = window.shape[0]
+    hop = n_fft // 4
+    spec = torch.stft(wave.reshape(batch, length), n_fft, hop, window=window, return_complex=True)
     magnitude_db = 20.0 * torch.log10(spec.abs().clamp_min(1e-7))
     step = _per_example(step_db)
     quantised = torch.round(magnitude_db / step) * step
     freqs = torch.fft.rfftfreq(n_fft, 1.0 / sample_rate, device=wave.device).view(1, -1, 1)
     keep = (freqs <= _per_example(cutoff_hz)).to(spec.real.dtype)
     spec = torch.polar(10.0 ** (quantised / 20.0) * keep, spec.angle())
-    return torch.istft(spec, n_fft, n_fft // 4, window=window, length=length).reshape(batch, 1, length)
+    frames = torch.fft.irfft(spec, n=n_fft, dim=1) * window.view(1, -1, 1)   # (batch, n_fft, n_frames)
+    padded = n_fft + hop * (frames.shape[-1] - 1)
+
+    def overlap_add(columns: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.fold(columns, (1, padded), (1, n_fft), stride=(1, hop)).view(-1, padded)
+
+    envelope = overlap_add(window.square().view(1, -1, 1).expand(1, -1, frames.shape[-1]))
+    # stft centred the frames (n_fft // 2 samples of padding at the start). The envelope (sum of
+    # squared windows) is > 0 on every kept sample: the frame centred nearest to it is within a hop.
+    keep_samples = slice(n_fft // 2, n_fft // 2 + length)
+    out = overlap_add(frames)[:, keep_samples] / envelope[:, keep_samples]
+    return out.reshape(batch, 1, length)
