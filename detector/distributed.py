@@ -28,9 +28,25 @@ class Distributed:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def is_local_main(self) -> bool:
+        """The first process of its machine (builds machine-local files such as the waveform cache)."""
+        return self.local_rank == 0
+
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
+
+    def agree_max(self, values: list[float], device: torch.device) -> list[float]:
+        """Element-wise maximum of ``values`` over ranks (a host read: use it between steps).
+
+        The tensor goes through ``device`` because NCCL only reduces GPU tensors.
+        """
+        if not self.enabled:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return tensor.tolist()
 
     def gather_arrays(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
         """Concatenate each array across ranks (every rank gets the whole result)."""

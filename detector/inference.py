@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from detector.calibration import Calibration
 from detector.checkpoint import detector_from_checkpoint, load_checkpoint
-from detector.data.audio import AudioError, decode
+from detector.data.audio import AudioError, decode, ingest_filter
 from detector.data.corpora import AUDIO_SUFFIXES
 from detector.data.loader import aggregate_windows, crop_or_repeat, window_starts
 from detector.model import Detector, scores_from_logits
@@ -59,7 +59,8 @@ class LoadedDetector:
             raise ValueError(f"predict expects a non-empty (time,) or (channels, time) waveform, "
                              f"got shape {tuple(wave.shape)}")
         if sample_rate != self.sample_rate:
-            wave = torchaudio.functional.resample(wave, sample_rate, self.sample_rate)
+            # The ingest filter, so an array scores as the same audio decoded from a file would.
+            wave = torchaudio.functional.resample(wave, sample_rate, self.sample_rate, **ingest_filter())
         return self._predict_many([wave.numpy()], [""])[0]
 
     def predict_files(self, paths: Iterable[str | Path], on_error: str = "fail", progress: bool = True,

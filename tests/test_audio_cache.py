@@ -9,7 +9,7 @@ import torch
 import torchaudio
 
 from detector.data import BadRowsError, load_or_build_cache, read_manifest, write_manifest
-from detector.data.audio import AudioError, decode
+from detector.data.audio import AudioError, decode, ingest_filter
 from detector.data.cache import INT16_SCALE, dequantise, open_cache, quantise
 
 
@@ -19,7 +19,7 @@ def test_decode_mixes_down_and_resamples(tmp_path):
     soundfile.write(tmp_path / "s.flac", stereo, 22050, subtype="PCM_24")
     wave = decode(tmp_path / "s.flac", 16000)
     stored = soundfile.read(tmp_path / "s.flac", dtype="float32")[0].mean(axis=1)
-    expected = torchaudio.functional.resample(torch.from_numpy(stored), 22050, 16000).numpy()
+    expected = torchaudio.functional.resample(torch.from_numpy(stored), 22050, 16000, **ingest_filter()).numpy()
     assert wave.dtype == np.float32 and wave.shape == (16000,)
     np.testing.assert_allclose(wave, expected.clip(-1, 1), atol=1e-6)
 

@@ -13,6 +13,7 @@ import torchaudio
 import detector
 from detector.cli import main
 from detector.config import Config
+from detector.data.audio import ingest_filter
 from detector.evaluate import EvaluationOptions, evaluate
 from detector.metrics import DetectionCost, detection_metrics
 from detector.report import format_metrics
@@ -51,7 +52,7 @@ def test_predict_api_handles_any_rate_channels_and_length(trained):
     assert result.label == ("bonafide" if result.score >= model.threshold else "spoof")
     left = synthetic_clip(rng, "bonafide", 1.7, 44100)
     stereo_44k = np.stack([left, 0.5 * left])
-    expected = torchaudio.functional.resample(torch.from_numpy(0.75 * left), 44100, 16000)
+    expected = torchaudio.functional.resample(torch.from_numpy(0.75 * left), 44100, 16000, **ingest_filter())
     assert model.predict(stereo_44k, 44100).score == pytest.approx(model.predict(expected, 16000).score, abs=1e-5)
     with pytest.raises(ValueError, match="non-empty"):
         model.predict(np.zeros(0, np.float32), 16000)
