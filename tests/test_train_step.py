@@ -1,6 +1,4 @@
 """train_step: no host read of device values (on the meta device), skipped non-finite steps, options."""
-import contextlib
-
 import pytest
 import torch
 import torch.optim.optimizer as optimizer_module
@@ -39,17 +37,11 @@ def banks(tmp_path_factory):
 def meta(monkeypatch):
     """Let the step's code run on ``meta`` tensors, which refuse every read of their values.
 
-    Two allow-lists stop at the device's name, not at a host read: the fused AdamW kernel has a
-    meta implementation (torch.compile traces through it), but the optimizer's list of devices
-    for it omits meta; and ``torch.autocast`` has no meta device type, which LogMel's
-    float32 section names (``autocast(wave.device.type, enabled=False)``), so it is made a
-    no-op for meta here (meta tensors have no precision to keep).
+    The fused AdamW kernel has a meta implementation (torch.compile traces through it), but
+    the optimizer's list of devices for it stops at the device's name and omits meta.
     """
     supported = optimizer_module._get_fused_kernels_supported_devices
     monkeypatch.setattr(optimizer_module, "_get_fused_kernels_supported_devices", lambda: [*supported(), "meta"])
-    autocast = torch.autocast
-    monkeypatch.setattr(torch, "autocast", lambda device_type, *args, **kwargs: (
-        contextlib.nullcontext() if device_type == "meta" else autocast(device_type, *args, **kwargs)))
     return torch.device("meta")
 
 
@@ -70,17 +62,11 @@ def _meta_step(banks, spec, optimizer_class=None):
 
 # The default chain, and each of its conditions alone (so a failure names the condition).
 _CONDITIONS = [segment.strip() for segment in DEFAULT_CHAIN.split(";") if not segment.strip().startswith("p=")]
-_CODEC_SIM_READS = pytest.mark.xfail(
-    strict=True, raises=NotImplementedError,
-    reason="codecsim's torch.istft checks its window's overlap-add (aten::equal), a read of the device")
 
 
-@pytest.mark.parametrize("spec", [
-    "off",
-    *[pytest.param(f"p=1; {condition}", id=condition.split(":")[0],
-                   marks=[_CODEC_SIM_READS] if condition.startswith("codecsim") else []) for condition in _CONDITIONS],
-    pytest.param(DEFAULT_CHAIN, id="default chain", marks=[_CODEC_SIM_READS]),
-])
+@pytest.mark.parametrize("spec", ["off", *[pytest.param(f"p=1; {condition}", id=condition.split(":")[0])
+                                           for condition in _CONDITIONS],
+                                  pytest.param(DEFAULT_CHAIN, id="default chain")])
 def test_the_whole_step_runs_on_meta_tensors_so_it_never_reads_the_device(banks, meta, spec):
     loss, finite = _meta_step(banks, spec)
     assert loss.device == finite.device == meta and loss.shape == finite.shape == ()
