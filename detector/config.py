@@ -29,7 +29,10 @@ class DataConfig:
 
 @dataclass
 class FeatureConfig:
-    backend: str = "torchaudio"  # torchaudio | nnaudio
+    frontend: str = "logmel"     # logmel | seed-image | seed-thresholded | lfcc | cqt (see detector.features)
+    backend: str = "torchaudio"  # log-mel implementation: torchaudio | nnaudio
+    # The log-mel settings; cqt uses hop_length too. seed-image, seed-thresholded and lfcc
+    # have the fixed settings of their published recipes.
     n_fft: int = 512
     hop_length: int = 160        # samples (10 ms at 16 kHz)
     n_mels: int = 80

@@ -1,4 +1,4 @@
-"""Front-ends: waveform ``(batch, 1, time)`` -> normalised log-mel ``(batch, 1, n_mels, frames)``.
+"""Log-mel front-end: waveform ``(batch, 1, time)`` -> normalised log-mel ``(batch, 1, n_mels, frames)``.
 
 The spectrogram and the log are computed in float32 even under autocast: in float16 the
 small mel energies of quiet frames underflow to zero and their log to -inf.
@@ -11,8 +11,10 @@ import torchaudio
 from detector.config import FeatureConfig
 from detector.runtime import float32_region
 
+from .common import check_waveform, standardise
+
 LOG_FLOOR = 1e-10          # power floor before the log (-100 dB)
-NORM_EPS = 1e-5
+MEL_BACKENDS = ("torchaudio", "nnaudio")
 
 
 def mel_power(backend: str, sample_rate: int, config: FeatureConfig) -> torch.nn.Module:
@@ -34,15 +36,18 @@ def mel_power(backend: str, sample_rate: int, config: FeatureConfig) -> torch.nn
             sr=sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels,
             fmin=config.f_min, fmax=f_max, power=2.0, center=True, pad_mode="reflect", htk=False,
             norm=1, window="hann", verbose=False)
-    raise ValueError(f"unknown front-end backend {backend!r}; valid: torchaudio, nnaudio")
+    raise ValueError(f"unknown log-mel backend {backend!r}; valid: {', '.join(MEL_BACKENDS)}")
 
 
 class LogMel(torch.nn.Module):
     """Log-mel spectrogram with per-example normalisation (zero mean, unit variance).
 
     Input ``(batch, 1, time)`` float32 at ``sample_rate`` Hz; output
-    ``(batch, 1, n_mels, 1 + time // hop_length)`` float32.
+    ``(batch, 1, n_mels, 1 + time // hop_length)`` float32, unitless (standardised natural-log
+    power). ``config.backend`` picks the mel implementation (see :func:`mel_power`).
     """
+
+    channels = 1   # input channels of the backbone's stem
 
     def __init__(self, sample_rate: int = 16000, config: FeatureConfig | None = None):
         super().__init__()
@@ -51,11 +56,7 @@ class LogMel(torch.nn.Module):
         self.mel = mel_power(config.backend, sample_rate, config)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        if wave.dim() != 3 or wave.shape[1] != 1:
-            raise ValueError(f"LogMel expects (batch, 1, time), got {tuple(wave.shape)}")
+        check_waveform(wave, "LogMel")
         with float32_region(wave.device):
             power = self.mel(wave[:, 0].float())
-            logmel = torch.log(power.clamp_min(LOG_FLOOR))
-            mean = logmel.mean(dim=(1, 2), keepdim=True)
-            std = logmel.std(dim=(1, 2), keepdim=True)
-            return ((logmel - mean) / (std + NORM_EPS)).unsqueeze(1)
+            return standardise(torch.log(power.clamp_min(LOG_FLOOR))).unsqueeze(1)
