@@ -1,7 +1,7 @@
 """Banks of noises and impulse responses, and :class:`LaunderBanks`, the context that builds them.
 
-Conditions that need data beyond their string (babble made from the corpus,
-folders of recorded noises, measured impulse responses, the cached shoebox
+Conditions that need data beyond their string (babble made from speech,
+folders of recorded noises, measured impulse responses, the cached room
 simulations) get it from a :class:`LaunderBanks` passed to
 ``parse_condition(text, sample_rate, banks=...)``. Banks are built once per
 ``LaunderBanks`` (memoised), so many conditions share one buffer; they are
@@ -11,20 +11,28 @@ Built-in noise substitutes (used for a type that has no ``noise_dirs`` folder;
 they are *substitutes*, not recordings, and results with them should say so):
 
 - ``white``, ``pink``, ``brown``: generated Gaussian noise, power ~ 1/f^0, 1/f, 1/f^2;
-- ``babble``: sums of 6-10 bona fide utterances of the corpus (training split
-  when it has one), each at equal RMS, in 8 s segments: babble as it is made
-  in practice. Needs the corpus (``LaunderBanks.from_corpus``);
+- ``babble``: sums of 6-10 bona fide utterances, each at equal RMS, in 8 s
+  segments: babble as it is made in practice. The talkers come from the
+  training split of the user's corpus when it has at least
+  ``MIN_TRAIN_TALKERS`` usable bona fide clips (:meth:`LaunderBanks.from_corpus`),
+  otherwise from the packaged demo corpus's bona fide training prompts
+  (:func:`packaged_prompts`; speakers outside any user's data). Never from
+  validation or test speech: babble made of the test clips' own speech would
+  leak it into the noise added to those clips. ``LaunderBanks.babble_source``
+  says which pool was used;
 - ``volvo``: car-interior-like rumble: brown noise low-passed at 250 Hz
   (Butterworth order 4) with a slow (0.2-0.5 Hz) +-30% level modulation;
 - ``street``: traffic-like: pink noise low-passed at 2 kHz under slow swells
   (passing vehicles, Gaussian bumps of 2-5 s), plus sparse horn-like harmonic
   tone bursts and broadband transients;
-- ``cafe``: babble (so it also needs the corpus) over a pink-noise floor 10 dB
-  below it, plus sparse decaying 2-6 kHz "clinks" (cutlery, cups).
+- ``cafe``: babble (same talker pool) over a pink-noise floor 10 dB below it,
+  plus sparse decaying 2-6 kHz "clinks" (cutlery, cups).
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +44,14 @@ import torch
 import torchaudio.functional as AF
 
 from .noise import DEFAULT_BANK_LENGTH, NOISE_COLOURS, NoiseBank
-from .rooms import ShoeBoxSpec, shoebox_rirs
+from .rooms import RoomSpec, ShoeBoxSpec, shoebox_rirs, study_rirs
 
 NOISE_TYPES = ("white", "pink", "brown", "babble", "cafe", "street", "volvo")
-CORPUS_NOISES = ("babble", "cafe")
 BABBLE_TALKERS = (6, 10)
+# A training split with fewer bona fide clips cannot give every babble segment
+# distinct talkers; the packaged prompts are used instead.
+MIN_TRAIN_TALKERS = BABBLE_TALKERS[1]
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "data" / "demo_corpus"
 BABBLE_SEGMENT_S = 8.0
 # Measured impulse responses are cut to this length (s); rooms with longer
 # tails are rare and the convolution cost grows with it.
@@ -78,20 +89,26 @@ class RirBank(torch.nn.Module):
     Args:
         rirs: 1-D arrays (any length >= 1).
         rt60_s: nominal RT60 per entry (``nan`` when unknown, e.g. measured).
+        reports: per entry, what is known of it (simulated rooms: the
+            generation report with the measured T20/T30, see
+            :mod:`.rooms`), for run reports; empty dicts by default.
     """
 
     irs: torch.Tensor
 
-    def __init__(self, rirs: Sequence[np.ndarray], rt60_s: Sequence[float]) -> None:
+    def __init__(self, rirs: Sequence[np.ndarray], rt60_s: Sequence[float],
+                 reports: Sequence[dict] | None = None) -> None:
         super().__init__()
-        if len(rirs) == 0 or len(rirs) != len(rt60_s):
-            raise ValueError(f"RirBank: need one RT60 per response, got {len(rirs)} and {len(rt60_s)}")
+        if len(rirs) == 0 or len(rirs) != len(rt60_s) or (reports is not None and len(reports) != len(rirs)):
+            raise ValueError(f"RirBank: need one RT60 (and report, if any) per response, got {len(rirs)} "
+                             f"responses, {len(rt60_s)} RT60s")
         length = max(len(r) for r in rirs)
         irs = torch.zeros(len(rirs), length)
         for k, rir in enumerate(rirs):
             rir = torch.as_tensor(np.asarray(rir, dtype=np.float64))
             irs[k, : len(rir)] = (rir / rir.square().sum().sqrt().clamp_min(1e-12)).float()
         self.rt60_s = tuple(float(v) for v in rt60_s)
+        self.reports = tuple(reports) if reports is not None else tuple({} for _ in rirs)
         self.register_buffer("irs", irs, persistent=False)
 
     def __len__(self) -> int:
@@ -120,8 +137,9 @@ def make_babble(utterances: Sequence[np.ndarray], length: int, sample_rate: int,
                 rng: np.random.Generator) -> np.ndarray:
     """Babble: segments of ``BABBLE_SEGMENT_S`` s, each the sum of 6-10 utterances at equal RMS."""
     if len(utterances) < BABBLE_TALKERS[0]:
-        raise ValueError(f"babble noise: needs at least {BABBLE_TALKERS[0]} bona fide utterances in the corpus, "
-                         f"found {len(utterances)}; give recorded babble with --noise-dir babble=PATH")
+        raise ValueError(f"babble noise: needs at least {BABBLE_TALKERS[0]} bona fide utterances, got "
+                         f"{len(utterances)}; leave utterances unset for the packaged prompts, or give recorded "
+                         "babble with --noise-dir babble=PATH")
     segment = int(BABBLE_SEGMENT_S * sample_rate)
     pieces = []
     for start in range(0, length, segment):
@@ -190,27 +208,56 @@ def make_cafe(babble: np.ndarray, sample_rate: int, rng: np.random.Generator) ->
     return _rms_normalise(cafe).astype(np.float32)
 
 
+def packaged_prompt_paths() -> list[Path]:
+    """The packaged babble talkers: the demo corpus's bona fide *training* prompts, sorted by path.
+
+    Training prompts only, so that babble added to the demo corpus's own
+    validation or test clips never contains their speech.
+    """
+    with open(DEMO_CORPUS / "manifest.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return sorted(DEMO_CORPUS / row["path"] for row in rows if row["label"] == "bonafide" and row["split"] == "train")
+
+
+@functools.lru_cache(maxsize=2)
+def packaged_prompts(sample_rate: int) -> tuple[np.ndarray, ...]:
+    """:func:`packaged_prompt_paths` decoded (soundfile) to mono float32 at ``sample_rate``; once per process."""
+    return tuple(read_audio(path, sample_rate) for path in packaged_prompt_paths())
+
+
+def packaged_babble_source() -> str:
+    """``babble_source`` of banks whose talkers are the packaged prompts (counted without decoding)."""
+    return f"packaged demo-corpus prompts ({len(packaged_prompt_paths())} clips)"
+
+
 @dataclass
 class LaunderBanks:
     """Where conditions get their noises and impulse responses.
 
     Args:
         utterances: bona fide utterances for babble and cafe (``(time,)``
-            float32 arrays at the model rate), or ``None`` when there is no
-            corpus; see :meth:`from_corpus`.
+            float32 arrays at the model rate), or ``None`` for the packaged
+            demo-corpus prompts (decoded at first use); see :meth:`from_corpus`.
+        babble_source: where the babble/cafe talkers come from, for the run's
+            config and report, e.g. ``"train split of PATH (132 clips)"`` or
+            ``"packaged demo-corpus prompts (132 clips)"``; derived from
+            ``utterances`` when left empty.
         noise_dirs: noise type -> folder of recordings; replaces the built-in
             substitute of that type.
         rir_dir: folder of measured impulse responses for ``reverb:model=measured``.
         cache_dir: where simulated RIRs are cached (default ``<detector cache>/rirs``).
-        shoebox: room and generation settings of ``reverb`` (``model=shoebox``).
+        study_room: the room of ``reverb:rt60=...`` (``model=study``, the default).
+        shoebox: room and generation settings of ``reverb:...:model=shoebox``.
         seed: seed of the generated substitutes (fixed like a recording would be).
         noise_length: samples per generated noise.
     """
 
     utterances: Sequence[np.ndarray] | None = None
+    babble_source: str = ""
     noise_dirs: dict[str, str | Path] = field(default_factory=dict)
     rir_dir: str | Path | None = None
     cache_dir: str | Path | None = None
+    study_room: RoomSpec = field(default_factory=RoomSpec)
     shoebox: ShoeBoxSpec = field(default_factory=ShoeBoxSpec)
     seed: int = 0
     noise_length: int = DEFAULT_BANK_LENGTH
@@ -221,21 +268,30 @@ class LaunderBanks:
         unknown = [kind for kind in self.noise_dirs if kind not in NOISE_TYPES]
         if unknown:
             raise ValueError(f"noise folders for unknown type(s) {unknown}; valid types: {', '.join(NOISE_TYPES)}")
+        if not self.babble_source:
+            self.babble_source = (packaged_babble_source() if self.utterances is None
+                                  else f"given utterances ({len(self.utterances)} clips)")
 
     @classmethod
     def from_corpus(cls, manifest, cache, max_utterances: int = 200, **kwargs) -> LaunderBanks:
-        """Banks whose babble comes from ``manifest``'s bona fide clips in ``cache`` (train split preferred).
+        """Banks whose babble talkers are ``manifest``'s bona fide *training* clips in ``cache``.
 
-        Up to ``max_utterances`` clips are taken, evenly spread over the
-        candidates, straight from the waveform cache (nothing is decoded).
+        With fewer than ``MIN_TRAIN_TALKERS`` usable ones (an evaluation-only
+        manifest such as ASVspoof 2021 DF or In-the-Wild, or a handful of
+        clips) the packaged demo-corpus prompts are used instead; validation
+        and test clips never are. Up to ``max_utterances`` clips are taken,
+        evenly spread over the training split, straight from the waveform
+        cache (nothing is decoded).
         """
         valid = set(cache.valid_rows.tolist())
-        bonafide = [i for i, row in enumerate(manifest.rows) if row.label == "bonafide" and i in valid]
-        train = [i for i in bonafide if manifest.rows[i].split == "train"]
-        rows = train if len(train) >= BABBLE_TALKERS[1] else bonafide
+        rows = [i for i, row in enumerate(manifest.rows)
+                if row.label == "bonafide" and row.split == "train" and i in valid]
+        if len(rows) < MIN_TRAIN_TALKERS:
+            return cls(**kwargs)
         if len(rows) > max_utterances:
             rows = [rows[k] for k in np.linspace(0, len(rows) - 1, max_utterances).round().astype(int)]
-        return cls(utterances=[np.asarray(cache.waveform(i), dtype=np.float32) for i in rows], **kwargs)
+        return cls(utterances=[np.asarray(cache.waveform(i), dtype=np.float32) for i in rows],
+                   babble_source=f"train split of {manifest.path} ({len(rows)} clips)", **kwargs)
 
     @staticmethod
     def parse_noise_dirs(items: Iterable[str]) -> dict[str, str]:
@@ -265,13 +321,9 @@ class LaunderBanks:
             signal = make_volvo(self.noise_length, sample_rate, rng)
         elif kind == "street":
             signal = make_street(self.noise_length, sample_rate, rng)
-        else:   # babble, cafe: need the corpus
-            if self.utterances is None:
-                raise ValueError(
-                    f"noise type {kind!r} is built from the corpus's utterances, and no corpus was given: "
-                    f"build the condition with parse_condition(..., banks=LaunderBanks.from_corpus(manifest, cache)) "
-                    f"(the CLI does this when it has --manifest), or give recordings with --noise-dir {kind}=PATH")
-            babble = make_babble(self.utterances, self.noise_length, sample_rate, rng)
+        else:   # babble, cafe: from the talker pool
+            talkers = packaged_prompts(sample_rate) if self.utterances is None else self.utterances
+            babble = make_babble(talkers, self.noise_length, sample_rate, rng)
             signal = babble if kind == "babble" else make_cafe(babble, sample_rate, rng)
         self._noises[key] = np.asarray(signal, dtype=np.float32)
         return self._noises[key]
@@ -280,16 +332,26 @@ class LaunderBanks:
         """A :class:`NoiseBank` with one entry per type in ``kinds``."""
         return NoiseBank(tuple(kinds), [torch.from_numpy(self.noise(kind, sample_rate)) for kind in kinds])
 
+    def study_bank(self, rt60s: Sequence[float], sample_rate: int) -> RirBank:
+        """The study's room by its recipe verbatim: one response per nominal RT60 (s), cached on disk."""
+        return self._simulated_bank("study", study_rirs, self.study_room, rt60s, sample_rate)
+
     def shoebox_bank(self, rt60s: Sequence[float], sample_rate: int) -> RirBank:
-        """Simulated responses (``shoebox.variants`` per RT60), validated and cached on disk."""
-        rirs, tags = [], []
+        """Calibrated, jittered rooms (``shoebox.variants`` per RT60 in s), validated and cached on disk."""
+        return self._simulated_bank("shoebox", shoebox_rirs, self.shoebox, rt60s, sample_rate)
+
+    def _simulated_bank(self, model: str, generate, spec: RoomSpec, rt60s: Sequence[float],
+                        sample_rate: int) -> RirBank:
+        rirs, tags, reports = [], [], []
         for rt60 in rt60s:
-            key = ("shoebox", float(rt60), sample_rate)
+            key = (model, float(rt60), sample_rate)
             if key not in self._rirs:
-                self._rirs[key] = shoebox_rirs(float(rt60), sample_rate, self.shoebox, self.cache_dir)[0]
-            rirs += self._rirs[key]
-            tags += [float(rt60)] * len(self._rirs[key])
-        return RirBank(rirs, tags)
+                self._rirs[key] = generate(float(rt60), sample_rate, spec, self.cache_dir)
+            responses, generated = self._rirs[key]
+            rirs += responses
+            reports += generated
+            tags += [float(rt60)] * len(responses)
+        return RirBank(rirs, tags, reports)
 
     def measured_bank(self, sample_rate: int) -> RirBank:
         """Responses read from ``rir_dir`` (cut to ``MAX_RIR_S``; leading silence kept: it is the delay)."""
@@ -304,7 +366,8 @@ class LaunderBanks:
 
 
 def corpus_banks(manifest, cache, noise_dirs: str = "", rir_dir: str = "", cache_dir: str = "") -> LaunderBanks:
-    """The banks every command uses: babble from ``manifest``'s corpus, plus the user's folders.
+    """The banks every command uses: babble from ``manifest``'s training split (see
+    :meth:`LaunderBanks.from_corpus`), plus the user's folders.
 
     ``noise_dirs`` is ``"TYPE=PATH,TYPE=PATH"`` (the joined ``--noise-dir`` flags); simulated
     impulse responses are cached under ``cache_dir/rirs`` (default: the detector cache).

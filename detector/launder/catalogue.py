@@ -54,13 +54,17 @@ class NumberKey:
 
 @dataclass(frozen=True)
 class WordKey:
-    """A key whose value is one of ``words`` (or alternatives of them)."""
+    """A key whose value is one of ``words`` (or alternatives of them); ``meaning`` explains them in help texts."""
 
     words: tuple[str, ...]
     default: str | None = None
+    meaning: str = ""
 
     def describe(self) -> str:
-        return "|".join(self.words)
+        text = "|".join(self.words)
+        if self.default is not None:
+            text += f", default {self.default}"
+        return f"{text} ({self.meaning})" if self.meaning else text
 
 
 Value = Uniform | Choice | tuple[str, ...]
@@ -83,6 +87,15 @@ def _build_noise(values, sample_rate, name, banks):
     return AddNoise(banks.noise_bank(values["type"], sample_rate), values["snr"], sample_rate, name)
 
 
+REVERB_MODELS = ("auto", "study", "shoebox", "synthetic", "measured")
+REVERB_MODEL_MEANING = (
+    "auto: study for fixed RT60s, synthetic for a range; "
+    "study: the laundered-ASVspoof study's room by its recipe verbatim, one response per RT60, "
+    "measured T20 longer than the name (0.68 s for 0.6, 1.08 s for 0.9); "
+    "shoebox: that room calibrated to the named T20, jittered positions (8 per RT60), for training; "
+    "synthetic: exponential-decay noise, any RT60 range; measured: --rir-dir responses")
+
+
 def _build_reverb(values, sample_rate, name, banks):
     model = values["model"][0]
     rt60 = values["rt60"]
@@ -95,9 +108,10 @@ def _build_reverb(values, sample_rate, name, banks):
     if model == "synthetic" or (model == "auto" and isinstance(rt60, Uniform)):
         return AddReverb(rt60, values["drr"], sample_rate, name)
     if isinstance(rt60, Uniform):
-        raise ValueError(f"condition {name!r}: a shoebox bank holds discrete rooms: give RT60 values "
+        raise ValueError(f"condition {name!r}: model={model} simulates discrete rooms: give RT60 values "
                          "'0.3|0.6|0.9', not a range (or model=synthetic for a continuous range)")
-    bank = banks.shoebox_bank(rt60.options, sample_rate)
+    bank = banks.shoebox_bank(rt60.options, sample_rate) if model == "shoebox" else banks.study_bank(
+        rt60.options, sample_rate)
     return AddRoomReverb(bank, bank.entries(rt60.options), sample_rate, name)
 
 
@@ -136,7 +150,7 @@ FAMILIES: dict[str, Family] = {
         build=_build_reverb,
         example="reverb:rt60=0.3",
         keys={"rt60": NumberKey("s", 0.01, 5.0, optional=True),
-              "model": WordKey(("auto", "shoebox", "synthetic", "measured"), default="auto"),
+              "model": WordKey(REVERB_MODELS, default="auto", meaning=REVERB_MODEL_MEANING),
               "drr": NumberKey("dB", -40.0, 40.0, default="-10")},
         positional="rt60",
     ),
@@ -192,7 +206,8 @@ FAMILIES: dict[str, Family] = {
 }
 
 # The laundered ASVspoof 2019 LA study's 29 conditions (Ali et al., 2024), by family, plus clean.
-# Noise SNRs are drawn from [s, s + 0.5] dB as in the study.
+# Reverb is the study's room by its recipe (model=study, the default for fixed RT60s); noise
+# SNRs are drawn from [s, s + 0.5] dB as in the study.
 STUDY_CONDITIONS: tuple[str, ...] = (
     *(f"reverb:rt60={rt60}" for rt60 in ("0.3", "0.6", "0.9")),
     *(f"noise:{kind}:snr={snr}..{snr}.5" for kind in ("babble", "cafe", "street", "volvo", "white")

@@ -2,6 +2,8 @@
 
 Used to check synthetic responses against the RT60 they were asked for, and
 to describe measured or simulated responses before they go into a bank.
+Two standard estimates (ISO 3382): T20 fits the decay from -5 to -25 dB, T30
+from -5 to -35 dB; both are extrapolated to 60 dB of decay.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import torch
 
 from .functional import ENERGY_FLOOR
+
+T20_RANGE_DB = (-5.0, -25.0)
+T30_RANGE_DB = (-5.0, -35.0)
 
 
 def schroeder_decay_db(ir: torch.Tensor) -> torch.Tensor:
@@ -29,12 +34,13 @@ def schroeder_decay_db(ir: torch.Tensor) -> torch.Tensor:
 def estimate_rt60(
     ir: torch.Tensor,
     sample_rate: int,
-    fit_range_db: tuple[float, float] = (-5.0, -25.0),
+    fit_range_db: tuple[float, float] = T20_RANGE_DB,
 ) -> torch.Tensor:
-    """RT60 from a least-squares line through the decay curve, extrapolated to -60 dB.
+    """RT60 in seconds from a least-squares line through the decay curve, extrapolated to -60 dB.
 
     The default range -5..-25 dB is the standard T20 estimate: it skips the
-    direct sound and stays above the noise/truncation floor.
+    direct sound and stays above the noise/truncation floor. Pass
+    ``T30_RANGE_DB`` for T30, which weighs the later, slower decay more.
 
     Args:
         ir: ``(..., ir_len)`` impulse responses.

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from detector.launder import AddNoise, AddReverb, AddRoomReverb, Identity, ResampleRoundTrip, parse_condition
+from detector.launder import (AddNoise, AddReverb, AddRoomReverb, Identity, LaunderBanks, ResampleRoundTrip,
+                              describe_families, parse_condition)
+from detector.launder.rooms import ShoeBoxSpec
 
 
 def test_each_family_builds_its_attack_named_by_the_text():
@@ -11,6 +13,7 @@ def test_each_family_builds_its_attack_named_by_the_text():
         "clean": Identity,
         "noise:white|pink:snr=0..20": AddNoise,
         " reverb:rt60=0.3 ": AddRoomReverb,
+        "reverb:rt60=0.3:model=shoebox": AddRoomReverb,
         "reverb:rt60=0.3:model=synthetic": AddReverb,
         "reverb:rt60=0.2..0.9": AddReverb,
         "resample:8000": ResampleRoundTrip,
@@ -25,6 +28,19 @@ def test_short_and_keyword_forms_are_equivalent():
     assert (parse_condition("reverb:0.3:model=synthetic").rt60_s.spec
             == parse_condition("reverb:rt60=0.3:model=synthetic").rt60_s.spec == "0.3")
     assert parse_condition("noise:snr=5:pink").bank.names == ("pink",)
+
+
+def test_fixed_rt60s_name_the_studys_room_and_model_shoebox_the_calibrated_jittered_one(tmp_path):
+    banks = LaunderBanks(cache_dir=tmp_path, shoebox=ShoeBoxSpec(variants=3))
+    study = parse_condition("reverb:rt60=0.3", banks=banks)
+    assert study.bank.rt60_s == (0.3,) and study.bank.reports[0]["model"] == "study"
+    assert torch.equal(study.bank.irs, parse_condition("reverb:rt60=0.3:model=study", banks=banks).bank.irs)
+    shoebox = parse_condition("reverb:rt60=0.3:model=shoebox", banks=banks)
+    assert shoebox.bank.rt60_s == (0.3,) * 3 and {r["model"] for r in shoebox.bank.reports} == {"shoebox"}
+    assert set(shoebox.sample(100, torch.Generator().manual_seed(0))["rir_index"].tolist()) == {0, 1, 2}
+    assert isinstance(parse_condition("reverb:rt60=0.2..1.0", banks=banks), AddReverb)   # ranges: synthetic
+    # Help says which model a name means.
+    assert "auto: study for fixed RT60s, synthetic for a range" in describe_families()
 
 
 def test_values_become_ranges_alternatives_or_fixed_draws():
@@ -55,6 +71,9 @@ def test_values_become_ranges_alternatives_or_fixed_draws():
         ("noise:red:snr=0", r"unknown type \['red'\]; valid: white\|pink\|brown"),
         ("reverb:rt60=0.3:size=2", r"unknown key 'size' for reverb; valid keys: rt60, model, drr"),
         ("reverb:rt60=0.9..0.3", r"empty range rt60=0.9..0.3"),
+        ("reverb:rt60=0.3..0.6:model=study", r"model=study simulates discrete rooms: give RT60 values '0.3\|0.6"),
+        ("reverb:rt60=0.3:model=room", r"unknown model \['room'\]; valid: auto\|study\|shoebox\|synthetic\|measured"
+                                       r", default auto \(auto: study for fixed RT60s"),
         ("reverb:0.3:0.6", r"unexpected argument '0.6'"),
         ("noise:white:snr=1:snr=2", r"snr given twice"),
         ("noise:white:snr=", r"snr has no value"),
