@@ -286,8 +286,8 @@ def parse_condition(text: str, sample_rate: int = 16000, banks: LaunderBanks | N
             ``"reverb:rt60=0.3"``, ``"resample:8000"``.
         sample_rate: Hz of the waveforms the attack will see.
         banks: where noises and impulse responses come from; default
-            ``LaunderBanks()`` (generated noises, simulated rooms, no corpus:
-            babble and cafe then raise, saying what to pass).
+            ``LaunderBanks()`` (generated noises, simulated rooms, babble and
+            cafe from the packaged demo-corpus prompts).
 
     Returns:
         An :class:`Attack` whose ``name`` is ``text`` (stripped).
@@ -334,7 +334,7 @@ _DEFAULT_BANKS: LaunderBanks | None = None
 
 
 def default_banks() -> LaunderBanks:
-    """A process-wide ``LaunderBanks()`` (no corpus), so generated banks are built once."""
+    """A process-wide ``LaunderBanks()`` (no corpus: packaged babble talkers), so generated banks are built once."""
     global _DEFAULT_BANKS
     if _DEFAULT_BANKS is None:
         _DEFAULT_BANKS = LaunderBanks()

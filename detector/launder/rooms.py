@@ -12,7 +12,7 @@ default RIR high-pass. Two models of that room:
   study's recipe verbatim: the nominal RT60 goes into ``inverse_sabine``, the
   geometry is fixed, one response per RT60, kept exactly as pyroomacoustics
   returns it (the fractional-delay filter's ``frac_delay_length // 2`` leading
-  samples included, as in the study's ``room.simulate()`` output). In this
+  samples included, as ``room.rir`` and ``room.simulate()`` give it). In this
   elongated room its measured decay is longer than the name: T20 0.30 / 0.68 /
   1.08 s for 0.3 / 0.6 / 0.9 s (README, "Laundering conditions"). Validation
   checks what the recipe promises, not the name: the simulation used

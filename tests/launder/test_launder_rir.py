@@ -11,7 +11,7 @@ from detector.launder import AddRoomReverb, LaunderBanks, parse_condition
 from detector.launder import functional as F
 from detector.launder import rooms
 from detector.launder.rir import T30_RANGE_DB, estimate_rt60, schroeder_decay_db
-from detector.launder.rooms import SHOEBOX_T20_TOLERANCE, ShoeBoxSpec, shoebox_rirs, study_rirs
+from detector.launder.rooms import SHOEBOX_T20_TOLERANCE, ShoeBoxSpec, decay_table, shoebox_rirs, study_rirs
 
 SR = 16000
 
@@ -137,3 +137,13 @@ def test_room_validation_rejects_a_misplaced_direct_path_and_an_uncalibrated_sho
     with pytest.raises(RuntimeError, match=r"variant 0: measured T20 1.08\d s is more than 10% from the requested"):
         shoebox_rirs(0.9, SR, ShoeBoxSpec(variants=1), tmp_path)
     assert not list(tmp_path.glob("*.npz"))   # nothing invalid is cached
+
+
+def test_decay_table_reports_both_models_measured_decay(tmp_path):
+    table = decay_table((0.3,), SR, tmp_path).splitlines()
+    assert table[0] == "| nominal RT60 (s) | study T20 | study T30 | shoebox T20 | shoebox T30 |"
+    (study,), shoebox = study_rirs(0.3, SR, cache_dir=tmp_path)[1], shoebox_rirs(0.3, SR, cache_dir=tmp_path)[1]
+    cells = [cell.strip() for cell in table[2].strip("|").split("|")]
+    assert cells[:3] == ["0.3", f"{study['measured_t20_s']:.2f}", f"{study['measured_t30_s']:.2f}"]
+    t20 = [r["measured_t20_s"] for r in shoebox]   # shoebox: mean (range) over its variants
+    assert cells[3] == f"{np.mean(t20):.2f} ({min(t20):.2f}-{max(t20):.2f})"
