@@ -35,7 +35,7 @@ from tqdm import tqdm
 from detector.calibration import fit_calibration
 from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import Config, TrainConfig
-from detector.data import CropDataset, load_corpus, make_loader
+from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
 from detector.data.loader import to_device
 from detector.distributed import Distributed, init_distributed, shutdown_distributed
 from detector.io_utils import atomic_write_text
@@ -255,6 +255,7 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     train_set = _split_dataset(config, manifest, cache, "train", random_crop=True)
     val_set = _split_dataset(config, manifest, cache, "val", random_crop=False, context=context)
     val_loader = make_loader(val_set, rank_batch, False, device, config.data.num_workers)
+    samples = upload_samples(cache, device) if config.data.cache_on_device else None
 
     model = Detector(config.data.sample_rate, config.features, config.model).to(device)
     banks = corpus_banks(manifest, cache, config.data.noise_dirs, config.data.rir_dir, config.data.cache_dir)
@@ -295,8 +296,12 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
             run.network, frozen_now = _wrap(model, context, device, settings.compile), frozen
         position = position or EpochPosition(epoch=epoch)
         train_set.set_epoch(epoch)
-        loader = make_loader(train_set, rank_batch, True, device, config.data.num_workers, settings.seed,
-                             start_batch=position.step, rank=context.rank, world_size=context.world_size)
+        if samples is not None:
+            loader = DeviceCropLoader(train_set, rank_batch, samples, settings.seed, start_batch=position.step,
+                                      rank=context.rank, world_size=context.world_size)
+        else:
+            loader = make_loader(train_set, rank_batch, True, device, config.data.num_workers, settings.seed,
+                                 start_batch=position.step, rank=context.rank, world_size=context.world_size)
         _train_one_epoch(run, loader, steps_per_epoch, position, f"epoch {epoch + 1}/{settings.epochs}")
         train_loss = float(np.mean(context.gather_arrays(
             np.array([position.loss_sum / max(position.step - position.nonfinite_steps, 1)]))[0]))

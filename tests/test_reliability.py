@@ -13,6 +13,7 @@ import detector.train as train_module
 from detector.checkpoint import load_checkpoint
 from detector.cli import main
 from detector.config import Config
+from detector.data import DeviceCropLoader
 from detector.train import train
 from tests.conftest import write_folder_corpus
 
@@ -68,6 +69,20 @@ def test_deterministic_runs_give_identical_weights_and_metrics(manifest, tmp_pat
         runs.append((state.history[0]["val_eer"], state.history[0]["train_loss"], _weights(tmp_path / name / "last.pt")))
     assert runs[0][:2] == runs[1][:2]
     assert all(torch.equal(runs[0][2][k], runs[1][2][k]) for k in runs[0][2])
+
+
+def test_batches_gathered_from_the_cache_on_the_device_train_the_same_weights(manifest, tmp_path, monkeypatch):
+    epochs = []
+    monkeypatch.setattr(train_module, "DeviceCropLoader",
+                        lambda *args, **kwargs: epochs.append(1) or DeviceCropLoader(*args, **kwargs))
+    weights = []
+    for on_device in (False, True):
+        config = _config(manifest, tmp_path, epochs=1)
+        config.data.cache_on_device = on_device
+        train(config, tmp_path / f"run-{on_device}")
+        weights.append(_weights(tmp_path / f"run-{on_device}" / "last.pt"))
+    assert epochs == [1], "the second run read its batches through the DeviceCropLoader"
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
 
 
 def _train_command(manifest, tmp_path, run, *extra):
