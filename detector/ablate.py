@@ -1,12 +1,13 @@
 """Robustness ablation: several models x many laundering conditions on the same cached audio.
 
-For each condition the windows are laundered once per batch, with parameters drawn from a
-generator seeded by ``(seed, condition)``, and every model scores that same laundered batch,
-so all models see bit-identical inputs and a rerun gives identical numbers. Each finished
+For each condition every clip is laundered once, with parameters drawn from ``(seed,
+condition, clip id)`` (:mod:`detector.launder.clips`), and every model scores the same laundered
+windows, so all models see bit-identical inputs and a rerun gives identical numbers. Each finished
 (model, condition) cell is written to ``OUT/cells/`` at once: a killed ablation resumes
 where it stopped. A cell is reused only while its key (:func:`cell_key`: the checkpoint's
-bytes, the manifest's bytes and every setting its numbers depend on) still matches, so a
-retrained checkpoint or changed manifest is never answered with stale numbers.
+bytes, the manifest's bytes, every setting its numbers depend on, and a fingerprint of the
+condition's banks) still matches, so a retrained checkpoint, a changed manifest or a condition
+that now launders with other audio is never answered with stale numbers.
 """
 from __future__ import annotations
 
@@ -92,7 +93,11 @@ def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | P
         raise ValueError(f"the checkpoints expect different sample rates {sorted(rates)}; ablate them separately")
     split = open_split(loaded[0][1], manifest, options, device)
     manifest_digest, settings = file_sha256(manifest), _settings(options, split, precision)
-    keys = {(name, condition): cell_key(digest, manifest_digest, condition, settings)
+    # The laundering's own fingerprint too: a condition name whose audio changed (another babble
+    # source, another room model) must not reuse cells computed with the old audio.
+    laundering = {condition: split.describe(condition)["fingerprint"] for condition in conditions}
+    keys = {(name, condition): cell_key(digest, manifest_digest, condition,
+                                        {**settings, "laundering": laundering[condition]})
             for name, digest in zip(names, checkpoint_digests) for condition in conditions}
 
     cells = {}

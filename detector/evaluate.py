@@ -1,8 +1,11 @@
 """Evaluation of a trained checkpoint on one split, clean and under laundering conditions.
 
 Whole clips are scored: sliding windows, batched, with the window scores averaged (or their
-maximum) per clip. Every condition's random parameters come from a generator seeded by
-``(seed, condition)``, so every model sees bit-identical laundered inputs.
+maximum) per clip. Under a condition each whole clip is laundered with parameters drawn from
+``(seed, condition, clip id)`` alone (:mod:`detector.launder.clips`), so every model sees
+bit-identical laundered inputs whatever the batching, and ``detector launder`` exports exactly
+that audio. ``metrics.json`` records, per condition, what it laundered with (``laundering``:
+babble source, simulated rooms' measured T20/T30, a fingerprint of the banks).
 """
 from __future__ import annotations
 
@@ -87,6 +90,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
                    conditions=options.conditions, calibration=calibration.as_dict(),
                    windows={"window_s": split.window_s, "hop_s": split.hop_s,
                             "aggregate": options.windows.aggregate},
+                   laundering={condition: split.describe(condition) for condition in options.conditions},
                    per_condition=per_condition)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))

@@ -7,6 +7,7 @@ the batch size, the split's other clips, the windowing, the workers or the devic
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,22 @@ class ScoringSplit:
         self.targets = np.array(self.dataset.targets)
         self.loader = make_loader(self.dataset, batch_size, False, device, data.num_workers)
         self.sample_rate, self.device, self.aggregate = data.sample_rate, device, windows.aggregate
+
+    def describe(self, condition: str) -> dict:
+        """What ``condition`` launders with here: a fingerprint of everything it reads, and its rooms.
+
+        ``fingerprint`` hashes the condition's name and every buffer it holds (noise and babble
+        banks, impulse responses, filter kernels), so a cached result computed with other
+        audio under the same name (another babble source, another room model) is not reused.
+        ``rooms`` lists the simulated rooms' reports (measured T20/T30 and geometry), if any.
+        """
+        attack = parse_condition(condition, self.sample_rate, banks=self.banks)
+        digest = hashlib.sha256(attack.name.encode())
+        for name, buffer in sorted(attack.named_buffers()):
+            digest.update(name.encode())
+            digest.update(buffer.detach().cpu().contiguous().numpy().tobytes())
+        rooms = [report for module in attack.modules() for report in getattr(module, "reports", ())]
+        return {"fingerprint": digest.hexdigest(), "babble_source": self.banks.babble_source, "rooms": rooms}
 
     def score(self, models: Sequence[Detector], condition: str, precision: Precision, seed: int = 0) -> np.ndarray:
         """Per-clip scores ``(n_models, n_clips)`` under ``condition``.

@@ -98,3 +98,18 @@ def test_launder_exports_exactly_the_audio_that_evaluation_scores(corpus, tmp_pa
     for (name, utt), audio in scored.items():
         written, rate = soundfile.read(tmp_path / "out" / condition_slug(name) / f"{utt}.wav", dtype="float32")
         assert rate == SR and np.array_equal(written, audio.numpy()), (name, utt)
+
+
+def test_a_condition_is_fingerprinted_by_the_audio_it_launders_with(corpus):
+    from detector.launder import LaunderBanks
+
+    split = _split(corpus, "full.csv", batch_size=4)
+    babble = "noise:babble:snr=10"
+    first = split.describe(babble)
+    assert first == split.describe(babble) and first["babble_source"] == split.banks.babble_source
+    assert split.describe("noise:white:snr=10")["fingerprint"] != first["fingerprint"]
+    rng = np.random.default_rng(0)
+    split.banks = LaunderBanks(utterances=[0.1 * rng.standard_normal(SR).astype(np.float32) for _ in range(8)])
+    assert split.describe(babble)["fingerprint"] != first["fingerprint"]   # same name, other talkers
+    rooms = split.describe("reverb:rt60=0.3")["rooms"]
+    assert len(rooms) == 1 and rooms[0]["model"] == "study" and 0.2 < rooms[0]["measured_t20_s"] < 0.4
