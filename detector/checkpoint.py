@@ -2,7 +2,9 @@
 
 A checkpoint holds the model, optimizer, scheduler and scaler states, the epoch counters,
 the training history and the resolved configuration as a nested dict, so it can be
-rebuilt without unpickling any object and a killed run resumes at its last epoch.
+rebuilt without unpickling any object and a killed run resumes from its last saved position
+(an epoch's end, or a step inside one: ``position``). Load on the CPU (the default) and let
+``load_state_dict`` copy each state to its parameters' device.
 """
 from __future__ import annotations
 

@@ -92,8 +92,8 @@ class StopRequests:
     """SIGINT and SIGTERM as requests that the training loop honours between steps.
 
     The first signal only sets :attr:`signal`; a second raises :class:`TrainingAborted`
-    wherever the code is (an atomic write under way leaves the previous file). :attr:`saved`
-    says what ``last.pt`` holds, for that message.
+    wherever the code is, except inside :meth:`writing`, whose checkpoint write finishes
+    first. :attr:`saved` says what ``last.pt`` holds, for that message.
     """
 
     def __init__(self, last_path: Path):
