@@ -224,3 +224,57 @@ def test_a_trace_follows_the_input_length():
 def test_unknown_frontend_is_named():
     with pytest.raises(ValueError, match="unknown front-end 'mfcc'; valid: logmel, seed-image"):
         build_frontend(FeatureConfig(frontend="mfcc"), 16000)
+
+
+# --------------------------------------------------------------------------- command line
+
+def _training_args(*flags: str):
+    import argparse
+
+    from detector.commands.common import add_training_flags
+
+    parser = argparse.ArgumentParser()
+    add_training_flags(parser)
+    return parser.parse_args(list(flags))
+
+
+@pytest.mark.parametrize("flags, frontend, backend", [
+    ((), "logmel", "torchaudio"),
+    (("--frontend", "seed-image"), "seed-image", "torchaudio"),
+    (("--frontend", "logmel", "--mel-backend", "nnaudio"), "logmel", "nnaudio"),
+    (("--frontend", "nnaudio"), "logmel", "nnaudio"),          # the older spelling keeps its meaning
+    (("--frontend", "torchaudio", "--mel-backend", "torchaudio"), "logmel", "torchaudio"),
+])
+def test_frontend_flags(flags, frontend, backend):
+    from detector.commands.common import resolve_config
+
+    features = resolve_config(_training_args(*flags)).features
+    assert (features.frontend, features.backend) == (frontend, backend)
+
+
+def test_old_frontend_spelling_and_mel_backend_must_agree():
+    from detector.commands.common import resolve_config
+
+    with pytest.raises(ValueError, match="--frontend nnaudio means --frontend logmel --mel-backend nnaudio"):
+        resolve_config(_training_args("--frontend", "nnaudio", "--mel-backend", "torchaudio"))
+
+
+def test_render_writes_the_model_input_images(tmp_path):
+    from PIL import Image
+
+    from detector.cli import main
+    from tests.launder.corpus import small_corpus
+
+    manifest, cache = small_corpus(tmp_path, n_per_class=1)
+    out = tmp_path / "images"
+    assert main(["render", "--manifest", str(manifest.path), "--cache-dir", str(cache.folder.parent),
+                 "--conditions", "lowpass:4000", "--n", "2", "--out", str(out), "--frontend", "seed-thresholded"]) == 0
+    written = sorted(out.glob("*.png"))
+    assert len(written) == 4 and sum(path.name.endswith("__lowpass_4000.png") for path in written) == 2
+    row = int(cache.valid_rows[0])
+    clean = out / f"{manifest.rows[row].utt.replace('/', '__')}__clean.png"
+    with Image.open(clean) as image:
+        assert image.mode == "RGB" and image.size == (224, 224)
+        pixels = np.asarray(image)
+    wave = torch.from_numpy(np.array(cache.waveform(row), dtype=np.float32))[None, None]
+    assert np.array_equal(pixels, image_uint8(SeedImage(16000, thresholded=True), wave)[0])

@@ -10,7 +10,7 @@ OVERRIDES = {
     "manifest": ("data", "manifest"), "rir_dir": ("data", "rir_dir"), "cache_dir": ("data", "cache_dir"), "on_error": ("data", "on_error"),
     "allow_outside_root": ("data", "allow_outside_root"),
     "crop_s": ("data", "crop_s"), "num_workers": ("data", "num_workers"), "cache_on_device": ("data", "cache_on_device"),
-    "frontend": ("features", "backend"),
+    "frontend": ("features", "frontend"), "mel_backend": ("features", "backend"),
     "pretrained": ("model", "pretrained"), "freeze_epochs": ("model", "freeze_epochs"),
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
     "seed": ("train", "seed"), "device": ("train", "device"), "amp": ("train", "amp"),
@@ -26,6 +26,11 @@ def resolve_config(args: argparse.Namespace, base: Config | None = None) -> Conf
         value = getattr(args, flag, None)
         if value is not None:
             set_field(getattr(config, section), key, value, f"--{flag.replace('_', '-')}")
+    if getattr(args, "frontend", None) in ("torchaudio", "nnaudio"):   # the older spelling: log-mel by backend
+        if getattr(args, "mel_backend", None) not in (None, args.frontend):
+            raise ValueError(f"--frontend {args.frontend} means --frontend logmel --mel-backend {args.frontend}; "
+                             f"it contradicts --mel-backend {args.mel_backend}")
+        config.features.frontend, config.features.backend = "logmel", args.frontend
     if getattr(args, "noise_dir", None):
         config.data.noise_dirs = ",".join(args.noise_dir)
     return config
@@ -42,7 +47,14 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--launder", help='training laundering chain, e.g. "p=0.8; noise:white:snr=0..20"; "off"')
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     parser.add_argument("--crop-s", type=float, help="crop length in seconds")
-    parser.add_argument("--frontend", choices=["torchaudio", "nnaudio"])
+    from detector.features import FRONTENDS, MEL_BACKENDS
+
+    parser.add_argument("--frontend", choices=FRONTENDS + MEL_BACKENDS,
+                        help="model input: logmel (default), seed-image (the seed's 224 x 224 magma spectrogram "
+                             "image, 3-channel stem), seed-thresholded (its band-thresholded variant), lfcc "
+                             "(ASVspoof baseline, 60 x frames), cqt (log constant-Q); torchaudio|nnaudio: logmel "
+                             "with that --mel-backend")
+    parser.add_argument("--mel-backend", choices=MEL_BACKENDS, help="log-mel implementation (default torchaudio)")
     parser.add_argument("--pretrained", help="local torchvision resnet18 ImageNet state-dict file")
     parser.add_argument("--freeze-epochs", type=int, help="train only the head for the first N epochs")
     parser.add_argument("--max-steps-per-epoch", type=int, help="cap the steps of an epoch (smoke runs)")

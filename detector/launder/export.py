@@ -100,8 +100,13 @@ def log_spectrogram(wave: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.nd
 
 
 def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: int = 0,
-           banks: LaunderBanks | None = None) -> list[Path]:
-    """One PNG per clip (``n`` clips spread over the manifest): clean next to each laundered version."""
+           banks: LaunderBanks | None = None, frontend: str = "") -> list[Path]:
+    """One PNG per clip (``n`` clips spread over the manifest): clean next to each laundered version.
+
+    With ``frontend`` (``seed-image`` or ``seed-thresholded``), instead one PNG per clip and
+    condition, ``<utt>__<condition>.png``: the model's input image, 224 x 224 RGB before
+    ImageNet normalisation, exactly as that front-end computes it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,6 +117,7 @@ def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: i
     conditions = [c for c in expand_conditions(conditions) if c != "clean"]
     banks = banks if banks is not None else LaunderBanks.from_corpus(manifest, cache)
     attacks = [parse_condition(c, cache.sample_rate, banks) for c in conditions]
+    image_frontend = _image_frontend(frontend, cache.sample_rate) if frontend else None
     valid = cache.valid_rows
     picks = valid[np.linspace(0, len(valid) - 1, min(n, len(valid))).round().astype(int)]
     written = []
@@ -119,6 +125,9 @@ def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: i
         clean = np.asarray(cache.waveform(row), dtype=np.float32)
         utt = manifest.rows[row].utt
         panels = [("clean", clean)] + [(a.name, _laundered(a, cache, row, utt, seed)) for a in attacks]
+        if image_frontend is not None:
+            written += _write_input_images(image_frontend, panels, out_dir, utt)
+            continue
         columns = min(4, len(panels))
         lines = -(-len(panels) // columns)
         figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False)
@@ -139,3 +148,26 @@ def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: i
         plt.close(figure)
         written.append(path)
     return written
+
+
+def _image_frontend(name: str, sample_rate: int):
+    from detector.config import FeatureConfig
+    from detector.features import IMAGE_FRONTENDS, build_frontend
+
+    if name not in IMAGE_FRONTENDS:
+        raise ValueError(f"render --frontend {name!r}: images exist for {', '.join(IMAGE_FRONTENDS)} only")
+    return build_frontend(FeatureConfig(frontend=name), sample_rate)
+
+
+def _write_input_images(frontend, panels, out_dir: Path, utt: str) -> list[Path]:
+    """``out_dir/<utt>__<condition>.png`` per ``(condition, waveform)`` panel: the front-end's 8-bit RGB image."""
+    from PIL import Image   # a dependency of matplotlib
+
+    from detector.features import image_uint8
+
+    paths = []
+    for name, wave in panels:
+        path = out_dir / f"{utt.replace('/', '__')}__{condition_slug(name)}.png"
+        Image.fromarray(image_uint8(frontend, torch.from_numpy(wave)[None, None])[0]).save(path)
+        paths.append(path)
+    return paths
