@@ -1,4 +1,5 @@
-"""The detector: log-mel front-end + ResNet-18, mapping a raw waveform to two logits.
+"""The detector: a front-end (log-mel by default, see :mod:`detector.features`) + ResNet-18, mapping a
+raw waveform to two logits.
 
 Class 1 is bona fide, class 0 spoof; the score is ``logit[1] - logit[0]`` (the log
 posterior ratio under equal priors), so higher means more bona fide, as ASVspoof scores do.
@@ -11,7 +12,7 @@ import torch
 import torchvision
 
 from detector.config import FeatureConfig, ModelConfig
-from detector.features import LogMel
+from detector.features import build_frontend
 from detector.runtime import float32_region
 
 
@@ -29,10 +30,11 @@ class Float32Head(torch.nn.Sequential):
             return super().forward(features.float())
 
 
-def resnet18_backbone(dropout: float) -> torchvision.models.ResNet:
-    """ResNet-18 with a 1-channel stem and a float32 dropout + linear head to 2 classes."""
+def resnet18_backbone(dropout: float, in_channels: int = 1) -> torchvision.models.ResNet:
+    """ResNet-18 with an ``in_channels`` stem (1 for spectrograms, 3 for the seed's RGB images) and
+    a float32 dropout + linear head to 2 classes."""
     net = torchvision.models.resnet18(weights=None)
-    net.conv1 = torch.nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    net.conv1 = torch.nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     net.fc = Float32Head(torch.nn.Dropout(dropout), torch.nn.Linear(512, 2))
     return net
 
@@ -40,9 +42,10 @@ def resnet18_backbone(dropout: float) -> torchvision.models.ResNet:
 def load_imagenet_weights(net: torchvision.models.ResNet, path: str | Path) -> None:
     """Initialise ``net`` from a local torchvision ``resnet18`` ImageNet state-dict file.
 
-    The RGB stem is folded into the 1-channel one by summing over colour channels, which is
-    exactly what feeding the spectrogram replicated three times would compute, at a third of
-    the stem's cost. The ImageNet classifier is dropped (ours has 2 classes).
+    A 1-channel stem gets the RGB stem folded by summing over colour channels, which is exactly
+    what feeding the spectrogram replicated three times would compute, at a third of the stem's
+    cost; a 3-channel stem (RGB image front-ends) takes it as it is. The ImageNet classifier is
+    dropped (ours has 2 classes).
     """
     path = Path(path)
     try:
@@ -54,7 +57,8 @@ def load_imagenet_weights(net: torchvision.models.ResNet, path: str | Path) -> N
     if not isinstance(state, dict) or "conv1.weight" not in state or state["conv1.weight"].shape[1] != 3:
         raise ValueError(f"{path}: expected a torchvision resnet18 state dict with an RGB conv1.weight")
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
+    if net.conv1.in_channels == 1:
+        state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
     missing, unexpected = net.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith("fc.")]:
         raise ValueError(f"{path}: does not match resnet18 (missing {missing}, unexpected {unexpected})")
@@ -67,8 +71,8 @@ class Detector(torch.nn.Module):
                  model: ModelConfig | None = None):
         super().__init__()
         model = model or ModelConfig()
-        self.frontend = LogMel(sample_rate, features)
-        self.backbone = resnet18_backbone(model.dropout)
+        self.frontend = build_frontend(features, sample_rate)
+        self.backbone = resnet18_backbone(model.dropout, self.frontend.channels)
         if model.pretrained:
             load_imagenet_weights(self.backbone, model.pretrained)
         self.channels_last = model.channels_last

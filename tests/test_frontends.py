@@ -278,3 +278,25 @@ def test_render_writes_the_model_input_images(tmp_path):
         pixels = np.asarray(image)
     wave = torch.from_numpy(np.array(cache.waveform(row), dtype=np.float32))[None, None]
     assert np.array_equal(pixels, image_uint8(SeedImage(16000, thresholded=True), wave)[0])
+
+
+# --------------------------------------------------------------------------- in the model
+
+@pytest.mark.parametrize("name", FRONTENDS)
+def test_the_detector_maps_waveforms_to_logits_with_every_frontend(name, tmp_path):
+    import torchvision
+
+    from detector.config import ModelConfig
+    from detector.model import Detector
+
+    imagenet = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(imagenet, tmp_path / "resnet18.pth")
+    model = Detector(16000, FeatureConfig(frontend=name), ModelConfig(pretrained=str(tmp_path / "resnet18.pth"))).eval()
+    stem = model.backbone.conv1.weight
+    # RGB front-ends keep ImageNet's stem as it is; spectrograms get it folded (summed over colours).
+    expected = imagenet["conv1.weight"] if name in ("seed-image", "seed-thresholded") else \
+        imagenet["conv1.weight"].sum(dim=1, keepdim=True)
+    torch.testing.assert_close(stem, expected.contiguous(memory_format=torch.channels_last))
+    with torch.no_grad():
+        logits = model(0.1 * torch.randn(2, 1, 12000, generator=torch.Generator().manual_seed(0)))
+    assert logits.shape == (2, 2) and torch.isfinite(logits).all()
