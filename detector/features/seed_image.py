@@ -20,12 +20,13 @@ white margin, and PIL's resize is a triangle-filter matrix along each axis. So t
 host reads, so it runs on the ``meta`` device and traces with a symbolic length).
 
 The thesis's "filtering and thresholding" variant (``thresholded=True``) scales the same dB
-spectrogram to 8 bits (min to max -> 0..255) and sets every bin of the 100-3500 Hz formant
-bands (100-900, 900-2500, 2500-3500 Hz, all with the same threshold) to 255 above 110 and
-to 0 otherwise, then draws that the same way.
+spectrogram to 8 bits (min to max -> 0..255, truncated) and sets every bin of the formant
+bands (100-900, 900-2500, 2500-3500 Hz, all with the same threshold, so 100-3500 Hz) to 255
+above 110 and to 0 otherwise, then draws that the same way. The thesis's text leaves open
+whether the 8-bit scaling is of dB or of magnitude; dB is the reading under which a threshold
+at 110 of 255 (about 45 dB below the peak) keeps the formants rather than only the loudest peak.
 """
 from __future__ import annotations
-
 
 import numpy as np
 import torch
