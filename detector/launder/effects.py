@@ -49,7 +49,7 @@ def impulse_response(sos: np.ndarray, tail: float = IR_TAIL) -> np.ndarray:
     long at small amplitude, and for a 7.9 kHz cutoff the tail beyond that
     point still sums to 5e-6, for 7.99 kHz to 8e-5.) Measured lengths at
     16 kHz, Butterworth order 5: 58 taps at 3 kHz, 52 at 4 kHz, 65 at 5.5 kHz,
-    141 at 7 kHz, 278 at 7.5 kHz, 1,381 at 7.9 kHz, 1,381 at 100 Hz; the
+    141 at 7 kHz, 278 at 7.5 kHz, 1,381 at both 7.9 kHz and 100 Hz; the
     telephone band-pass (order 4, 300-3400 Hz): 415.
 
     Args:

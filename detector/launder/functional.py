@@ -101,6 +101,8 @@ def fft_convolve(wave: torch.Tensor, ir: torch.Tensor, index: torch.Tensor | Non
     # The full linear convolution has length + ir_len - 1 samples; any shorter
     # FFT would wrap the tail around onto the start of the output.
     n_fft = next_fast_len(length + ir.shape[-1] - 1)
+    if index is not None and ir.shape[0] == 1:
+        index = None   # one response for all: broadcast it rather than copy it per example
     if index is not None and ir.shape[0] > wave.shape[0]:
         ir, index = ir.index_select(0, index), None
     response = torch.fft.rfft(ir, n=n_fft)
@@ -129,9 +131,9 @@ def mix_at_snr(wave: torch.Tensor, noise: torch.Tensor, snr_db: torch.Tensor) ->
 
 
 def resample_round_trip(wave: torch.Tensor, orig_rate: int, low_rate: int) -> torch.Tensor:
-    """Resample to ``low_rate`` Hz and back to ``orig_rate`` Hz (band-limiting / rate-conversion artefacts).
+    """Resample to ``low_rate`` Hz and back to ``orig_rate`` Hz: the band limit a rate conversion leaves.
 
-    The round trip of an FFT-domain resampler, which is one zero-phase filter
+    The round trip of an FFT-domain resampler (which does not alias), one zero-phase filter
     at ``orig_rate``: :func:`.resample.round_trip_ir` (designed once per pair of
     rates; see :mod:`.resample` for its measured response). ``low_rate`` below
     ``orig_rate``: Kaiser-windowed sinc at 0.95 x the low rate's Nyquist, flat
