@@ -236,6 +236,8 @@ class _Run:
 def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, device: torch.device,
            stop: StopRequests) -> TrainState:
     settings = config.train
+    if not settings.save_every_minutes >= 0:
+        raise ValueError(f"--save-every-minutes {settings.save_every_minutes}: must be >= 0 (0 = at epoch ends only)")
     precision = Precision.resolve(settings.amp, device)
     if settings.deterministic:
         _make_deterministic(device)
@@ -405,7 +407,8 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
                     f"{worst} consecutive steps had a NaN/infinite loss (epoch {position.epoch + 1}, by step "
                     f"{position.step}): training diverged; lower --lr or use --amp bf16/off")
             now, applied = time.monotonic(), position.step - position.nonfinite_steps
-            recent = (position.loss_sum - last_read[2]) / max(applied - last_read[3], 1)
+            recent = ((position.loss_sum - last_read[2]) / (applied - last_read[3]) if applied > last_read[3]
+                      else math.nan)
             progress.update(position.step - last_read[1])
             progress.set_postfix(loss=f"{recent:.4f}", skipped=position.nonfinite_steps)
             steps_per_read = READ_INTERVAL_S * (position.step - last_read[1]) / max(now - last_read[0], 1e-6)

@@ -12,7 +12,7 @@ from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
 from detector.model import Detector
 from detector.runtime import Precision
-from detector.train import EpochPosition, _StepCounters, _wrap, make_optimizer, train_step
+from detector.train import EpochPosition, _StepCounters, _wrap, make_optimizer, train, train_step
 from tests.conftest import write_folder_corpus
 
 DEFAULT_CHAIN = TrainConfig().launder
@@ -159,6 +159,10 @@ def test_compile_and_save_every_minutes_flags_reach_the_config(monkeypatch, tmp_
     assert (Config().train.compile, Config().train.save_every_minutes) == (False, 10.0)
     assert isinstance(_wrap(Detector(), Distributed(), torch.device("cpu"), compile_model=True),
                       torch._dynamo.eval_frame.OptimizedModule)
+    config = Config()
+    config.train.device, config.train.save_every_minutes = "cpu", -1.0
+    with pytest.raises(ValueError, match="--save-every-minutes -1.0: must be >= 0"):
+        train(config, tmp_path / "run")
 
 
 class _Done:
