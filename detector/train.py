@@ -91,13 +91,16 @@ class TrainingAborted(KeyboardInterrupt):
 class StopRequests:
     """SIGINT and SIGTERM as requests that the training loop honours between steps.
 
-    The first signal only sets :attr:`signal`; a second raises :class:`TrainingAborted`
-    wherever the code is, except inside :meth:`writing`, whose checkpoint write finishes
-    first. :attr:`saved` says what ``last.pt`` holds, for that message.
+    Once :attr:`armed` (when training starts), the first signal only sets :attr:`signal`; a
+    second raises :class:`TrainingAborted` wherever the code is, except inside
+    :meth:`writing`, whose checkpoint write finishes first. Before that (reading the corpus,
+    building the cache and the model) there is nothing to save, and any signal stops at once.
+    :attr:`saved` says what ``last.pt`` holds, for the messages.
     """
 
     def __init__(self, last_path: Path):
         self.signal: int | None = None
+        self.armed = False
         self.last_path = last_path
         self.saved = f"no {last_path} was written by this run"
         self._writing = False
@@ -108,6 +111,9 @@ class StopRequests:
         return self.signal is not None
 
     def handle(self, signum: int, frame) -> None:
+        if not self.armed:
+            raise TrainingAborted(f"{signal.Signals(signum).name} before training started: stopped at once; "
+                                  f"{self.saved}")
         if self.signal is None:
             self.signal = signum
         elif self._writing:
@@ -290,6 +296,7 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
                   f"{len(train_set)} train / {len(manifest.split('val'))} val clips, {steps_per_epoch} steps per epoch")
 
     state, frozen_now = run.state, None
+    stop.armed = True
     while state.epoch < settings.epochs and state.stale_epochs < settings.patience:
         epoch, started = state.epoch, time.perf_counter()
         frozen = epoch < config.model.freeze_epochs

@@ -121,6 +121,14 @@ def test_a_second_signal_aborts_at_once_and_leaves_the_last_complete_last_pt(cor
     _resume_matches_straight(corpus, tmp_path / "run")
 
 
+def test_a_signal_before_training_starts_stops_at_once(corpus, tmp_path, monkeypatch):
+    manifest, root, _ = corpus
+    _signal_in(monkeypatch, train_module, "load_corpus", 1)
+    with pytest.raises(TrainingAborted, match="SIGTERM before training started: stopped at once; no .*last.pt"):
+        train(_run_config(manifest, root), tmp_path / "run")
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
 def test_old_checkpoint_with_generator_states_and_a_non_fused_optimizer_resumes(corpus, tmp_path, monkeypatch):
     """A last.pt of the previous version: generator states in the position, AdamW saved as non-fused."""
     manifest, root, _ = corpus
