@@ -137,7 +137,8 @@ def test_old_checkpoint_with_generator_states_and_a_non_fused_optimizer_resumes(
         train(_run_config(manifest, root), tmp_path / "run")
     monkeypatch.undo()
     saved = load_checkpoint(tmp_path / "run" / "last.pt")
-    saved["position"].update(launder_rng=torch.zeros(16, dtype=torch.uint8), torch_rng=torch.zeros(16, dtype=torch.uint8))
+    rng_state = torch.zeros(16, dtype=torch.uint8)
+    saved["position"].update(launder_rng=rng_state, torch_rng=rng_state)
     for group in saved["optimizer"]["param_groups"]:
         group.update(fused=None, foreach=None)
     torch.save(saved, tmp_path / "run" / "last.pt")
