@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.timing import clock, device_name
-from detector.config import Config
+from detector.config import Config, TrainConfig
 from detector.data import CropDataset, load_corpus, make_loader
 from detector.data.loader import to_device
 from detector.demo import demo_manifest
@@ -27,7 +27,7 @@ from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
 from detector.model import Detector
 from detector.runtime import Precision, resolve_device
-from detector.train import train_step
+from detector.train import make_optimizer, train_step
 
 HERE = Path(__file__).parent
 
@@ -70,7 +70,7 @@ def main() -> None:
     # The chain may name corpus noises (babble, cafe): build its banks from this corpus.
     banks = corpus_banks(manifest, cache, config.data.noise_dirs, config.data.rir_dir, config.data.cache_dir)
     launder = LaunderChain.from_spec(config.train.launder, config.data.sample_rate, banks).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = make_optimizer(model, TrainConfig())   # fused AdamW: skips non-finite steps on the device
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
     generator = torch.Generator().manual_seed(0)   # laundering parameters are drawn on the host
 

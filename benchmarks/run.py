@@ -79,12 +79,11 @@ def training_chain(device: torch.device, banks=None):
 
 def suite_attacks(args, device) -> None:
     from detector.launder import STUDY_CONDITIONS, parse_condition
-    from detector.runtime import device_generator
 
     wave = speech_batch(args.batch_size, args.crop_s, device)
     host = wave[:8, 0].cpu().numpy()
     banks = demo_banks()
-    generator = device_generator(device, 0)
+    generator = torch.Generator().manual_seed(0)   # laundering parameters are drawn on the host
     results, families = {}, {}
     for name in STUDY_CONDITIONS:
         attack = parse_condition(name, SAMPLE_RATE, banks).to(device)
@@ -122,11 +121,10 @@ def suite_frontend(args, device) -> None:
 
 def suite_scaling(args, device) -> None:
     from detector.features import LogMel
-    from detector.runtime import device_generator
 
     chain = training_chain(device, demo_banks())
     frontend = LogMel(SAMPLE_RATE).to(device)
-    generator = device_generator(device, 0)
+    generator = torch.Generator().manual_seed(0)   # laundering parameters are drawn on the host
     batches = (8, 16, 32, 64, 128) + ((256, 512, 1024) if device.type == "cuda" else ())
     results, notes = {}, {}
 
@@ -154,14 +152,13 @@ def suite_epoch(args, device) -> None:
     from detector.data.loader import to_device
     from detector.demo import demo_manifest
     from detector.features import LogMel
-    from detector.runtime import device_generator
 
     manifest, cache = load_corpus(DataConfig(manifest=str(demo_manifest())))
     crop = round(args.crop_s * SAMPLE_RATE)
     dataset = CropDataset(cache, manifest, list(cache.valid_rows), crop, random_crop=True)
     chain = training_chain(device, demo_banks())
     frontend = LogMel(SAMPLE_RATE).to(device)
-    generator = device_generator(device, 0)
+    generator = torch.Generator().manual_seed(0)   # laundering parameters are drawn on the host
     n_batches = max(args.epoch_clips // args.batch_size, 2)
 
     def ours_epoch(launder) -> int:
@@ -214,18 +211,19 @@ def _train_step_rate(device, batch: int, seconds: float, amp: str, channels_last
     """(clips/s, first-call seconds) of one training step; ``full`` adds laundering + log-mel to the step."""
     from detector.config import ModelConfig
     from detector.model import Detector
-    from detector.runtime import Precision, device_generator
-    from detector.train import train_step
+    from detector.runtime import Precision
+    from detector.config import TrainConfig
+    from detector.train import make_optimizer, train_step
 
     torch.manual_seed(0)
     model = Detector(SAMPLE_RATE, model=ModelConfig(channels_last=channels_last)).to(device).train()
     precision = Precision.resolve(amp, device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = make_optimizer(model, TrainConfig())   # fused AdamW: skips non-finite steps on the device
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
     wave = speech_batch(batch, seconds, device)
     target = torch.arange(batch, device=device) % 2
     chain = training_chain(device) if full else None
-    generator = device_generator(device, 0)
+    generator = torch.Generator().manual_seed(0)   # laundering parameters are drawn on the host
     with torch.no_grad():
         features = model.frontend(wave)
     backbone = model.backbone

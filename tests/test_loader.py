@@ -158,3 +158,23 @@ def test_worker_count_is_auto_by_default_and_workers_persist_only_for_evaluation
     evaluation = make_loader(dataset, 4, False, torch.device("cpu"), 2)
     training = make_loader(dataset, 4, True, torch.device("cpu"), 2)
     assert evaluation.persistent_workers and not training.persistent_workers
+
+
+def test_loader_workers_ignore_the_signals_the_training_loop_handles():
+    """A Ctrl-C or SIGTERM to the process group must not kill the workers before the main
+    process has saved its position; the worker start-up ignores both signals."""
+    import signal
+
+    from detector.data.loader import _start_worker
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _start_worker(0)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        import gc
+
+        gc.unfreeze()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 
 import numpy as np
 import torch
@@ -185,11 +186,21 @@ def resolve_workers(num_workers: int, device: torch.device) -> int:
     return min(MAX_AUTO_WORKERS, cpus)
 
 
-def _freeze_inherited_objects(worker_id: int) -> None:
-    """Worker start-up: put every object inherited from the parent out of the garbage collector's
-    reach. A full collection writes into the header of each object it visits, which would copy the
-    parent's pages (a million-row manifest, for one) into this worker; frozen, they stay shared."""
+def _start_worker(worker_id: int) -> None:
+    """Worker start-up.
+
+    Every object inherited from the parent goes out of the garbage collector's reach: a full
+    collection writes into the header of each object it visits, which would copy the parent's
+    pages (a million-row manifest, for one) into this worker; frozen, they stay shared.
+
+    SIGINT and SIGTERM are ignored: a Ctrl-C in the terminal or a scheduler's SIGTERM reaches the
+    whole process group, and the main process must stay able to finish its step and save its
+    position (see :class:`detector.train.StopRequests`) instead of dying with "DataLoader worker
+    exited unexpectedly". The main process ends the workers itself.
+    """
     gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device,
@@ -214,7 +225,7 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
                       num_workers=workers, pin_memory=device.type == "cuda",
                       persistent_workers=workers > 0 and not shuffle,
-                      worker_init_fn=_freeze_inherited_objects if workers else None,
+                      worker_init_fn=_start_worker if workers else None,
                       generator=torch.Generator().manual_seed(seed))
 
 
