@@ -81,11 +81,6 @@ def step_seeds(seed: int, epoch: int, step: int, rank: int) -> tuple[int, int]:
     return int(launder), int(dropout)
 
 
-def device_generator(device: torch.device, seed: int) -> torch.Generator:
-    """A torch.Generator on ``device`` seeded with ``seed`` (laundering draws on the device)."""
-    return torch.Generator(device=device).manual_seed(seed)
-
-
 def float32_region(device: torch.device):
     """A context computing in float32 even inside an autocast region (for front-ends, heads, scores).
 
