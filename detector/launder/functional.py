@@ -152,7 +152,7 @@ def resample_round_trip(wave: torch.Tensor, orig_rate: int, low_rate: int) -> to
 
 
 def fft_resample(wave: torch.Tensor, kernel: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Resample by the FFT: the spectrum, shaped by ``kernel``'s response, is cut to or zero-padded from the new rate's bins.
+    """Resample by the FFT: the spectrum, shaped by ``kernel``'s response, cut to (or padded to) the new rate's bins.
 
     Cutting drops everything above the lower rate's Nyquist, so nothing
     aliases; ``kernel`` sets the band edge (and removes what a cut would

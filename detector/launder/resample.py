@@ -87,13 +87,16 @@ UP_DOWN = KaiserSinc(zero_crossings=64, rolloff=1.0, beta=10.0)
 
 
 def leg_kernel(rate_a: int, rate_b: int) -> np.ndarray:
-    """One leg's zero-phase kernel at the higher of ``rate_a``, ``rate_b`` Hz (``DOWN_UP`` design), for :func:`.functional.fft_resample`."""
+    """One leg's zero-phase kernel (``DOWN_UP`` design) at the higher of ``rate_a``, ``rate_b`` Hz.
+
+    For :func:`.functional.fft_resample`, both directions.
+    """
     return DOWN_UP.kernel(DOWN_UP.cutoff_hz(rate_a, rate_b), max(rate_a, rate_b))
 
 
 @lru_cache(maxsize=None)
 def round_trip_ir(sample_rate: int, rate: int) -> np.ndarray:
-    """Impulse response of the FFT-domain round trip ``sample_rate -> rate -> sample_rate``: ``(2 k + 1,)`` float64, centred.
+    """Impulse response of the FFT-domain round trip ``sample_rate -> rate -> sample_rate``: ``(2 k + 1,)``, centred.
 
     The two legs' kernels, both the continuous ``h`` of the design (``DOWN_UP``
     below ``sample_rate``, ``UP_DOWN`` above), compose to ``h * h`` (the
@@ -109,13 +112,17 @@ def round_trip_ir(sample_rate: int, rate: int) -> np.ndarray:
     fine = design.kernel(design.cutoff_hz(sample_rate, rate), sample_rate * COMPOSE_OVERSAMPLING)
     composed = np.convolve(fine, fine)   # centre at len(fine) - 1
     centre = len(fine) - 1
-    half = centre // COMPOSE_OVERSAMPLING
-    taps = composed[centre - half * COMPOSE_OVERSAMPLING: centre + half * COMPOSE_OVERSAMPLING + 1: COMPOSE_OVERSAMPLING]
+    reach = centre // COMPOSE_OVERSAMPLING * COMPOSE_OVERSAMPLING
+    taps = composed[centre - reach: centre + reach + 1: COMPOSE_OVERSAMPLING]
     return COMPOSE_OVERSAMPLING * taps   # decimation keeps the DC gain at 1
 
 
 def round_trip_irs(sample_rate: int, rates: tuple[int, ...]) -> np.ndarray:
-    """:func:`round_trip_ir` of each rate, zero-padded on both sides to one length: ``(len(rates), 2 k + 1)``, all centred on tap ``k``."""
+    """:func:`round_trip_ir` of each rate, zero-padded on both sides to one length.
+
+    Returns:
+        ``(len(rates), 2 k + 1)`` float64, every row centred on tap ``k``.
+    """
     irs = [round_trip_ir(sample_rate, rate) for rate in rates]
     half = max(len(ir) for ir in irs) // 2
     return np.stack([np.pad(ir, half - len(ir) // 2) for ir in irs])
