@@ -299,4 +299,4 @@ class AddRoomReverb(Attack):
         return {"rir_index": self.allowed[torch.randint(self.allowed.numel(), (batch,), generator=generator)]}
 
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
-        return F.fft_convolve(wave, self.bank.irs[params["rir_index"]].unsqueeze(1))
+        return F.fft_convolve(wave, self.bank.irs.unsqueeze(1), index=params["rir_index"])
