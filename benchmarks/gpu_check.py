@@ -91,9 +91,9 @@ def _prepare(args, device: torch.device, work: Path) -> Setup:
 
 def _training_parts(setup: Setup, amp: str = "auto"):
     from detector.config import ModelConfig, TrainConfig
-    from detector.model import Detector
-    from detector.runtime import Precision
-    from detector.train import make_optimizer
+    from detector.models.detector import Detector
+    from detector.utils.runtime import Precision
+    from detector.engine.train import make_optimizer
 
     model = Detector(model=ModelConfig()).to(setup.device).train()
     precision = Precision.resolve(amp, setup.device)
@@ -126,14 +126,14 @@ def _steps_per_second(step, count: int, device: torch.device) -> float:
 
 
 def _host_generator(step: int) -> torch.Generator:
-    from detector.runtime import step_seeds
+    from detector.utils.runtime import step_seeds
 
     return torch.Generator().manual_seed(step_seeds(0, 0, step, 0)[0])
 
 
 def full_pipeline_rate(setup: Setup, args, on_device: bool, compiled: bool) -> float:
     """Training clips/s of cache -> crop -> chain -> log-mel -> ResNet-18 (+ backward, update)."""
-    from detector.train import train_step
+    from detector.engine.train import train_step
 
     model, optimizer, scaler, precision = _training_parts(setup)
     network = torch.compile(model) if compiled else model
@@ -151,7 +151,7 @@ def full_pipeline_rate(setup: Setup, args, on_device: bool, compiled: bool) -> f
 
 def model_only_rate(setup: Setup, args, compiled: bool) -> float:
     """Training clips/s of ResNet-18 alone, on one precomputed log-mel batch (no input pipeline)."""
-    from detector.train import train_step
+    from detector.engine.train import train_step
 
     model, optimizer, scaler, precision = _training_parts(setup)
     wave, target = next(_batches(setup, on_device=False))
@@ -185,7 +185,7 @@ def _fused_optimizer_on_meta():
 
 
 def check_sync_free(setup: Setup, args) -> Check:
-    from detector.train import train_step
+    from detector.engine.train import train_step
 
     if setup.device.type == "cuda":
         model, optimizer, scaler, precision = _training_parts(setup)
@@ -206,7 +206,7 @@ def check_sync_free(setup: Setup, args) -> Check:
     # CPU: trace the same step on the meta device, which refuses any host read of a tensor.
     from detector.config import TrainConfig
     from detector.launder import LaunderChain
-    from detector.train import make_optimizer
+    from detector.engine.train import make_optimizer
 
     meta = torch.device("meta")
     model, _, scaler, precision = _training_parts(setup)
@@ -257,13 +257,13 @@ def check_memory(setup: Setup, results: dict) -> Check:
 
 
 class _InterruptAtStep:
-    """Wraps ``detector.train.train_step`` to send this process SIGTERM during step ``at``."""
+    """Wraps ``detector.engine.train.train_step`` to send this process SIGTERM during step ``at``."""
 
     def __init__(self, at: int):
-        import detector.train
+        import detector.engine.train
 
-        self.module, self.at, self.calls = detector.train, at, 0
-        self.original = detector.train.train_step
+        self.module, self.at, self.calls = detector.engine.train, at, 0
+        self.original = detector.engine.train.train_step
 
     def __call__(self, *args, **kwargs):
         self.calls += 1
@@ -281,10 +281,10 @@ class _InterruptAtStep:
 
 
 def check_resume(setup: Setup, args, work: Path) -> Check:
-    from detector.checkpoint import load_checkpoint
+    from detector.models.checkpoint import load_checkpoint
     from detector.config import Config
     from detector.data import write_manifest
-    from detector.train import TrainingInterrupted, train
+    from detector.engine.train import TrainingInterrupted, train
 
     rows = list(csv.DictReader(setup.manifest.open()))
     small = setup.manifest.parent / "resume.csv"   # beside the clips: manifest paths are relative
@@ -339,7 +339,7 @@ def check_study(setup: Setup, args, work: Path, results: dict) -> Check:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from detector.runtime import resolve_device
+    from detector.utils.runtime import resolve_device
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")

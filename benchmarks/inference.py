@@ -22,14 +22,14 @@ import torch
 
 from benchmarks.timing import clock, device_name
 from benchmarks.results import record
-from detector.checkpoint import save_checkpoint
+from detector.models.checkpoint import save_checkpoint
 from detector.config import Config
 from detector.data import load_corpus
-from detector.demo import demo_config, demo_manifest
-from detector.evaluate import EvaluationOptions, open_split
-from detector.inference import load_detector
-from detector.model import Detector
-from detector.runtime import Precision, resolve_device
+from detector.data.demo import demo_config, demo_manifest
+from detector.engine.evaluate import EvaluationOptions, open_split
+from detector.engine.inference import load_detector
+from detector.models.detector import Detector
+from detector.utils.runtime import Precision, resolve_device
 
 CELLS = ("noise:white:snr=10..10.5", "reverb:rt60=0.6", "resample:8000", "lowpass:7000", "mp3:128k")
 

@@ -23,7 +23,7 @@ from benchmarks.baselines import launder_scipy as base
 from benchmarks.pipeline import record
 from benchmarks.timing import clock, device_name
 from detector.launder import STUDY_CONDITIONS, LaunderBanks, parse_condition
-from detector.runtime import resolve_device
+from detector.utils.runtime import resolve_device
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ COLUMNS = ("date", "benchmark", "stage", "device", "torch", "batch_size", "crop_
 # One paragraph per benchmark, shown above its table in RESULTS.md.
 SECTIONS: dict[str, str] = {
     "corpus_build": (
-        "Building the `large` research corpus (`python -m detector.data.corpus_build --preset large "
+        "Building the `large` research corpus (`python -m tools.corpus_build --preset large "
         "--workers 2`, wall time by `/usr/bin/time`): 13 Debian packages, 2,390 prompts decoded, 3,498 clips "
         "rendered (TTS, vocoders, FFmpeg codec round trips), and training/evaluating ResNet-18 on it "
         "(`detector train --crop-s 2.0 --epochs 30 --patience 30`, then `detector evaluate` under clean + 3 "

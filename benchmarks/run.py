@@ -47,7 +47,7 @@ def speech_batch(batch: int, seconds: float, device: torch.device) -> torch.Tens
     from detector.config import DataConfig
     from detector.data import load_corpus
     from detector.data.loader import crop_or_repeat
-    from detector.demo import demo_manifest
+    from detector.data.demo import demo_manifest
 
     manifest, cache = load_corpus(DataConfig(manifest=str(demo_manifest())))
     rows = cache.valid_rows
@@ -61,7 +61,7 @@ def demo_banks():
     """Laundering banks whose babble comes from the demo corpus (built once per process)."""
     from detector.config import DataConfig
     from detector.data import load_corpus
-    from detector.demo import demo_manifest
+    from detector.data.demo import demo_manifest
     from detector.launder import LaunderBanks
 
     manifest, cache = load_corpus(DataConfig(manifest=str(demo_manifest())))
@@ -150,7 +150,7 @@ def suite_epoch(args, device) -> None:
     from detector.config import DataConfig
     from detector.data import CropDataset, load_corpus, make_loader
     from detector.data.loader import to_device
-    from detector.demo import demo_manifest
+    from detector.data.demo import demo_manifest
     from detector.features import LogMel
 
     manifest, cache = load_corpus(DataConfig(manifest=str(demo_manifest())))
@@ -210,10 +210,10 @@ def _train_step_rate(device, batch: int, seconds: float, amp: str, channels_last
                      compile_model: bool, repeats: int) -> tuple[float, float]:
     """(clips/s, first-call seconds) of one training step; ``full`` adds laundering + log-mel to the step."""
     from detector.config import ModelConfig
-    from detector.model import Detector
-    from detector.runtime import Precision
+    from detector.models.detector import Detector
+    from detector.utils.runtime import Precision
     from detector.config import TrainConfig
-    from detector.train import make_optimizer, train_step
+    from detector.engine.train import make_optimizer, train_step
 
     torch.manual_seed(0)
     model = Detector(SAMPLE_RATE, model=ModelConfig(channels_last=channels_last)).to(device).train()
@@ -444,7 +444,7 @@ def main(argv=None) -> None:
     parser.add_argument("--worker-batches", type=int, default=200, help="memory_workers: batches drawn per configuration")
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     args = ARGS = parser.parse_args(argv)
-    from detector.runtime import resolve_device
+    from detector.utils.runtime import resolve_device
 
     device = resolve_device(args.device)
     args.device = str(device)

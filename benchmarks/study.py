@@ -32,7 +32,7 @@ CLIP_S = 4.0
 
 def make_corpus(folder: Path, n_clips: int, seconds: float = CLIP_S) -> Path:
     """``n_clips`` FLAC clips of ``seconds`` s made from the demo corpus (pairs joined, then cut), + manifest."""
-    from detector.demo import demo_manifest
+    from detector.data.demo import demo_manifest
 
     source = demo_manifest()
     rows = list(csv.DictReader(source.open()))
@@ -82,7 +82,7 @@ def run_ours(manifest_path: Path, work: Path, device_name: str = "auto", batch_s
     from detector.data.loader import to_device
     from detector.features import LogMel
     from detector.launder import CATALOGUE_ALL, LaunderBanks, derived_cache, parse_condition
-    from detector.runtime import resolve_device
+    from detector.utils.runtime import resolve_device
 
     device = resolve_device(device_name)
     seconds: dict[str, float] = {}

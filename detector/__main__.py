@@ -1,6 +1,6 @@
 """``python -m detector`` (also what ``torchrun -m detector`` runs)."""
 import sys
 
-from detector.cli import main
+from detector.cli.main import main
 
 sys.exit(main())

@@ -8,10 +8,10 @@ import sys
 import pytest
 import torch
 
-from detector.checkpoint import CheckpointError, load_checkpoint
-from detector.cli import main
+from detector.models.checkpoint import CheckpointError, load_checkpoint
+from detector.cli.main import main
 from detector.config import Config
-from detector.train import train
+from detector.engine.train import train
 
 FAST = ["--crop-s", "0.5", "--batch-size", "4", "--device", "cpu", "--amp", "off"]
 
@@ -44,7 +44,7 @@ def test_two_step_training_smoke(tmp_path, manifest, cache_dir):
 
 def test_resume_continues_history_and_matches_an_uninterrupted_run(tmp_path, manifest, cache_dir, monkeypatch):
     train(_config(manifest, cache_dir, epochs=2), tmp_path / "straight")
-    import detector.train as train_module
+    import detector.engine.train as train_module
     one_epoch = train_module._train_one_epoch
     calls = []
 

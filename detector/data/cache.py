@@ -9,7 +9,7 @@ by every later run, evaluation and ablation otherwise.
 
 A cache is built in a temporary folder that is renamed into place when complete: a crash
 or kill never leaves a torn cache, and a damaged one found later is rebuilt. A full disk
-while building is a :class:`~detector.io_utils.WriteError` naming the folder, and leaves
+while building is a :class:`~detector.utils.io.WriteError` naming the folder, and leaves
 nothing behind.
 
 Long clips are stored whole, however long: decoding streams them in blocks
@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from detector.data.audio import AudioError, iter_decode
 from detector.data.manifest import Manifest
-from detector.io_utils import WriteError
+from detector.utils.io import WriteError
 
 CACHE_VERSION = 4   # 4: Kaiser-filtered resampling, silent/constant clips refused; 3: int16 samples; 2: streamed
 PARALLEL_MIN_FILES = 200   # below this, worker start-up costs more than it saves

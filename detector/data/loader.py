@@ -195,7 +195,7 @@ def _start_worker(worker_id: int) -> None:
 
     SIGINT and SIGTERM are ignored: a Ctrl-C in the terminal or a scheduler's SIGTERM reaches the
     whole process group, and the main process must stay able to finish its step and save its
-    position (see :class:`detector.train.StopRequests`) instead of dying with "DataLoader worker
+    position (see :class:`detector.engine.train.StopRequests`) instead of dying with "DataLoader worker
     exited unexpectedly". The main process ends the workers itself.
     """
     gc.freeze()

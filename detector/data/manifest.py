@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 
-from detector.io_utils import atomic_write_text
+from detector.utils.io import atomic_write_csv
 
 REQUIRED_COLUMNS = ("path", "label", "speaker", "system", "split")
 OPTIONAL_COLUMNS = ("duration_s", "sample_rate", "corpus", "condition")
@@ -156,8 +156,4 @@ def write_manifest(rows: list[dict[str, str]], path: str | Path) -> None:
     columns = list(REQUIRED_COLUMNS) + [c for c in OPTIONAL_COLUMNS if any(c in r for r in rows)]
     for row in rows:
         columns += [key for key in row if key not in columns and not key.startswith("_")]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(Path(path), buffer.getvalue())
+    atomic_write_csv(path, rows, columns)

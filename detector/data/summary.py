@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from detector.data.manifest import Manifest
 
@@ -37,18 +38,10 @@ def _floats(rows: list[dict], key: str) -> np.ndarray | None:
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """ROC AUC of ``scores`` for ``positive`` (Mann-Whitney, ties averaged)."""
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if not n_pos or not n_neg:
+    """scikit-learn's ROC AUC of ``scores`` for the boolean ``positive``; 0.5 (no information) when a class is absent."""
+    if positive.all() or not positive.any():
         return 0.5
-    order = scores.argsort(kind="stable")
-    ranks = np.empty(scores.size)
-    sorted_scores = scores[order]
-    # average ranks over ties
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    average = first + (counts - 1) / 2.0 + 1
-    ranks[order] = np.repeat(average, counts)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(positive, scores))
 
 
 def _share_skew(rows: list[dict], key: str, positive: np.ndarray) -> list[str]:

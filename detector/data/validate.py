@@ -13,8 +13,6 @@ percent of a full decode and catches what goes wrong with downloaded corpora in 
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import time
@@ -27,7 +25,7 @@ import soundfile
 from tqdm import tqdm
 
 from detector.data.audio import MIN_DURATION_S, AudioError, open_audio, quiet_stderr
-from detector.io_utils import atomic_write_text
+from detector.utils.io import atomic_write_csv
 
 HEAD_S = 2.0
 TAIL_S = 0.25
@@ -107,11 +105,7 @@ def validate_rows(rows: list[dict], manifest_path: str | Path, on_error: str = "
         good.append(row)
     report = Path(report_path) if report_path else Path(manifest_path).with_suffix(".bad.csv")
     if bad:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["path", "source", "error"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(bad)
-        atomic_write_text(report, buffer.getvalue())
+        atomic_write_csv(report, bad, ["path", "source", "error"])
         if on_error == "fail":
             first = bad[0]
             raise ValueError(f"{len(bad)} of {len(rows)} audio file(s) are bad, all listed in {report}; first: "

@@ -13,7 +13,7 @@ import math
 import torch
 
 from detector.config import FeatureConfig
-from detector.runtime import float32_region
+from detector.utils.runtime import float32_region
 
 from .common import check_waveform, standardise
 

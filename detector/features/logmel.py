@@ -9,7 +9,7 @@ import torch
 import torchaudio
 
 from detector.config import FeatureConfig
-from detector.runtime import float32_region
+from detector.utils.runtime import float32_region
 
 from .common import check_waveform, standardise
 

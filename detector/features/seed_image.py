@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from detector.runtime import float32_region
+from detector.utils.runtime import float32_region
 
 from .common import check_waveform
 

@@ -1,6 +1,7 @@
 """Laundering: batched, seeded audio degradations (noise, reverb, resampling, codecs, ...) on the device.
 
-Conditions are named by strings (see :mod:`.catalogue`); a :class:`LaunderChain`
+Conditions are named by strings (see :mod:`.catalogue`); each family registers itself from
+one file of :mod:`.families` (see :mod:`.registry`). A :class:`LaunderChain`
 applies one drawn at random per example. All attacks take ``(batch, 1, time)``
 float32 waveforms and an explicit ``torch.Generator``. Data that conditions
 need beyond their name (corpus babble, noise recordings, impulse responses)
@@ -16,6 +17,7 @@ from .chain import LaunderChain
 from .codec import HostCodec, codec_round_trip, derived_cache
 from .effects import AddColouredNoise, Clip, CodecSim, Gain, LowPass, MuLaw, Polarity, Shift, Telephone
 from .noise import NOISE_COLOURS, NoiseBank
+from .registry import register_family
 from .sampling import Choice, Uniform
 
 __all__ = [
@@ -23,5 +25,5 @@ __all__ = [
     "CodecSim", "FAMILIES", "Gain", "HostCodec", "Identity", "LaunderBanks", "LaunderChain", "LowPass", "MuLaw",
     "NOISE_COLOURS", "NOISE_TYPES", "NoiseBank", "Polarity", "ResampleRoundTrip", "RirBank", "STUDY_CONDITIONS",
     "Shift", "Telephone", "Uniform", "codec_round_trip", "derived_cache", "describe_families",
-    "expand_conditions", "parse_condition",
+    "expand_conditions", "parse_condition", "register_family",
 ]

@@ -46,10 +46,10 @@ def check_host_generator(generator: torch.Generator, where: str) -> None:
 class Attack(torch.nn.Module):
     """Base class: a laundering condition on ``(batch, 1, time)`` float32 waveforms in [-1, 1].
 
-    Subclasses set ``param_keys`` and implement :meth:`sample` and
-    :meth:`_transform`; :meth:`apply` adds input validation, moves the
-    parameters to the waveform's device and keeps the output in [-1, 1] (see
-    :func:`functional.limit_peak`).
+    Subclasses implement :meth:`_transform`, and, when they draw parameters,
+    set ``param_keys`` and override :meth:`sample` (the default draws none);
+    :meth:`apply` adds input validation, moves the parameters to the waveform's
+    device and keeps the output in [-1, 1] (see :func:`functional.limit_peak`).
 
     Attributes:
         name: the condition string, e.g. ``"noise:white:snr=10"``.
@@ -59,10 +59,13 @@ class Attack(torch.nn.Module):
             tensors ``sample`` drew, for attacks that group examples by a
             parameter (e.g. one resampling kernel per rate); every other key
             arrives on ``wave.device``.
+        host_side: True for a condition that processes whole clips on the host
+            (a real codec, :mod:`.codec`) instead of batches on the device.
     """
 
     param_keys: tuple[str, ...] = ()
     host_keys: tuple[str, ...] = ()
+    host_side: bool = False
 
     def __init__(self, name: str, sample_rate: int) -> None:
         super().__init__()
@@ -72,8 +75,11 @@ class Attack(torch.nn.Module):
         self.sample_rate = sample_rate
 
     def sample(self, batch: int, generator: torch.Generator) -> Params:
-        """Draw parameters for ``batch`` examples from a CPU ``generator``; CPU tensors, leading axis ``batch``."""
-        raise NotImplementedError
+        """Draw parameters for ``batch`` examples from a CPU ``generator``; CPU tensors, leading axis ``batch``.
+
+        The default draws none (a deterministic condition such as ``clean`` or ``mulaw``).
+        """
+        return {}
 
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         # The op itself, on validated input. Not called `_apply`: that name is
@@ -133,9 +139,6 @@ class Identity(Attack):
 
     def __init__(self, sample_rate: int = 16000, name: str = "clean") -> None:
         super().__init__(name, sample_rate)
-
-    def sample(self, batch: int, generator: torch.Generator) -> Params:
-        return {}
 
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         return wave

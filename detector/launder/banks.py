@@ -43,6 +43,9 @@ import soundfile
 import torch
 import torchaudio.functional as AF
 
+from detector.data.demo import DEMO_CORPUS
+
+from . import functional as F
 from .noise import DEFAULT_BANK_LENGTH, NOISE_COLOURS, NoiseBank
 from .rooms import RoomSpec, ShoeBoxSpec, shoebox_rirs, study_rirs
 
@@ -51,7 +54,6 @@ BABBLE_TALKERS = (6, 10)
 # A training split with fewer bona fide clips cannot give every babble segment
 # distinct talkers; the packaged prompts are used instead.
 MIN_TRAIN_TALKERS = BABBLE_TALKERS[1]
-DEMO_CORPUS = Path(__file__).resolve().parents[1] / "data" / "demo_corpus"
 BABBLE_SEGMENT_S = 8.0
 # Measured impulse responses are cut to this length (s); rooms with longer
 # tails are rare and the convolution cost grows with it.
@@ -155,10 +157,8 @@ def make_babble(utterances: Sequence[np.ndarray], length: int, sample_rate: int,
 
 
 def _coloured(length: int, exponent: float, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
-    spectrum = np.fft.rfft(rng.standard_normal(length))
-    freqs = np.fft.rfftfreq(length, 1.0 / sample_rate)
-    gain = np.maximum(freqs, 20.0) ** (-exponent / 2.0) * (freqs > 0)
-    return _rms_normalise(np.fft.irfft(spectrum * gain, n=length))
+    """``(length,)`` float64 unit-RMS noise ``~ 1 / f**exponent`` from ``rng``'s stream (the bank's seed)."""
+    return F.shape_noise(torch.from_numpy(rng.standard_normal(length)), exponent, sample_rate).numpy()
 
 
 def make_volvo(length: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:

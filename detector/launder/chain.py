@@ -84,7 +84,7 @@ class LaunderChain(Attack):
             raise ValueError(f"{self.name}: need one positive weight per condition, got {weights}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{self.name}: p must be in [0, 1], got {p}")
-        host = [c.name for c in conditions if getattr(c, "host_side", False)]
+        host = [c.name for c in conditions if c.host_side]
         if host:
             raise ValueError(f"{self.name}: {host} run on the host (real codecs) and cannot be in an on-device "
                              "chain; use codecsim:... for training, or preprocess with detector.launder.derived_cache")

@@ -12,18 +12,17 @@ a noise's SNR is the clip's, and a reverberant tail runs on across window bounda
 """
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import torch
+
+from detector.utils.keys import stable_seed
 
 from .attacks import Attack
 
 
 def clip_seed(seed: int, condition: str, clip_id: str) -> int:
-    """A stable seed for one clip under one condition (crc32, not Python's salted ``hash``)."""
-    mixed = (seed * 1_000_003 + zlib.crc32(condition.encode())) * 1_000_033 + zlib.crc32(clip_id.encode())
-    return mixed % 2**63
+    """A stable seed for one clip under one condition (see :func:`detector.utils.keys.stable_seed`)."""
+    return stable_seed(seed, condition, clip_id)
 
 
 def launder_clip(attack: Attack, wave: torch.Tensor, seed: int, clip_id: str) -> torch.Tensor:
@@ -38,7 +37,7 @@ def launder_clip(attack: Attack, wave: torch.Tensor, seed: int, clip_id: str) ->
         ``(time,)`` float32 on ``wave``'s device. A host-side codec codes the clip on the
         host (see :mod:`.codec`); every other attack runs as a batch of one on the device.
     """
-    if getattr(attack, "host_side", False):
+    if attack.host_side:
         coded = attack.process(wave.cpu().numpy(), key=clip_id)
         return torch.from_numpy(np.asarray(coded, dtype=np.float32)).to(wave.device)
     generator = torch.Generator().manual_seed(clip_seed(seed, attack.name, clip_id))

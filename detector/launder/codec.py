@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +62,8 @@ import numpy as np
 import scipy.signal
 import soundfile
 import torch
+
+from detector.utils.keys import slug
 
 from .attacks import Attack, Params
 
@@ -173,17 +174,10 @@ class HostCodec(Attack):
             self._memo[key] = out
         return out
 
-    def sample(self, batch: int, generator: torch.Generator) -> Params:
-        return {}
-
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         host = wave.detach().cpu().numpy()[:, 0]
         coded = np.stack([self.process(clip) for clip in host])
         return torch.from_numpy(coded).unsqueeze(1).to(wave.device)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", name)
 
 
 def _coded_in_order(attack: HostCodec, cache, existing, have: set, rows: list[int], chunk: int = 64):
@@ -218,7 +212,7 @@ def derived_cache(cache, attack: HostCodec, rows=None, progress: bool = False):
 
     valid = set(cache.valid_rows.tolist())
     wanted = sorted(valid if rows is None else valid.intersection(int(r) for r in rows))
-    folder = Path(cache.folder) / "derived" / _slug(attack.name)
+    folder = Path(cache.folder) / "derived" / slug(attack.name)
     existing = None
     if folder.exists():
         try:

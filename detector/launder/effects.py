@@ -177,9 +177,6 @@ class MuLaw(Attack):
     def __init__(self, sample_rate: int = 16000, name: str = "mulaw") -> None:
         super().__init__(name, sample_rate)
 
-    def sample(self, batch: int, generator: torch.Generator) -> Params:
-        return {}
-
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         return F.mu_law_round_trip(wave)
 
@@ -205,9 +202,6 @@ class Telephone(Attack):
         self.register_buffer("band_ir", _ir_buffer([band]), persistent=False)
         self.register_buffer("kernel", torch.from_numpy(leg_kernel(sample_rate, TELEPHONE_RATE)).float(),
                              persistent=False)
-
-    def sample(self, batch: int, generator: torch.Generator) -> Params:
-        return {}
 
     def _transform(self, wave: torch.Tensor, params: Params) -> torch.Tensor:
         band = F.fft_convolve(wave, self.band_ir)

@@ -6,12 +6,14 @@ asked for files; training and evaluation launder on the fly.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import soundfile
 import torch
+
+from detector.utils.io import atomic_write_csv, atomic_write_with
+from detector.utils.keys import slug
 
 from .banks import LaunderBanks
 from .catalogue import expand_conditions, parse_condition
@@ -19,11 +21,6 @@ from .clips import launder_clip
 
 PROTOCOL_COLUMNS = ("path", "source", "utt", "label", "speaker", "system", "split", "condition", "family",
                     "parameter")
-
-
-def condition_slug(condition: str) -> str:
-    """A folder name for a condition: ``noise:babble:snr=0..0.5`` -> ``noise_babble_snr=0..0.5``."""
-    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", condition.strip())
 
 
 def _laundered(attack, cache, row: int, utt: str, seed: int) -> np.ndarray:
@@ -49,7 +46,6 @@ def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: in
         ``{"files": count, "protocol": path, "manifest": path}``.
     """
     from detector.data import write_manifest
-    from detector.io_utils import atomic_write_text
 
     out_dir = Path(out_dir)
     conditions = expand_conditions(conditions)
@@ -64,14 +60,15 @@ def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: in
 
         bar = tqdm(total=total, desc="launder", unit="file")
     for attack in attacks:
-        folder = out_dir / condition_slug(attack.name)
+        folder = out_dir / slug(attack.name)
         folder.mkdir(parents=True, exist_ok=True)
         family, _, parameter = attack.name.partition(":")
         for row in rows:
             source = manifest.rows[row]
             wave = _laundered(attack, cache, row, source.utt, seed)
-            relative = Path(condition_slug(attack.name)) / f"{source.utt.replace('/', '__')}.wav"
-            soundfile.write(out_dir / relative, wave, cache.sample_rate, format="WAV", subtype="FLOAT")
+            relative = Path(slug(attack.name)) / f"{_file_stem(source.utt)}.wav"
+            atomic_write_with(out_dir / relative, lambda handle: soundfile.write(
+                handle, wave, cache.sample_rate, format="WAV", subtype="FLOAT"))
             records.append({"path": relative.as_posix(), "source": source.path, "utt": source.utt,
                             "label": source.label, "speaker": source.speaker, "system": source.system,
                             "split": source.split, "condition": attack.name, "family": family,
@@ -80,15 +77,14 @@ def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: in
                 bar.update(1)
     if bar is not None:
         bar.close()
-    lines = [",".join(PROTOCOL_COLUMNS)] + [",".join(_csv(r[c]) for c in PROTOCOL_COLUMNS) for r in records]
-    atomic_write_text(out_dir / "protocol.csv", "\n".join(lines) + "\n")
+    atomic_write_csv(out_dir / "protocol.csv", records, PROTOCOL_COLUMNS)
     write_manifest(records, out_dir / "manifest.csv")
     return {"files": len(records), "protocol": str(out_dir / "protocol.csv"), "manifest": str(out_dir / "manifest.csv")}
 
 
-def _csv(value: str) -> str:
-    value = str(value)
-    return '"' + value.replace('"', '""') + '"' if any(ch in value for ch in ',"\n') else value
+def _file_stem(utt: str) -> str:
+    """A clip's id as a file-name stem (ids such as ``speaker/clip`` name no folder)."""
+    return utt.replace("/", "__")
 
 
 def log_spectrogram(wave: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
@@ -107,11 +103,9 @@ def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: i
     condition, ``<utt>__<condition>.png``: the model's input image, 224 x 224 RGB before
     ImageNet normalisation, exactly as that front-end computes it.
     """
-    import matplotlib
+    from detector.metrics.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     conditions = [c for c in expand_conditions(conditions) if c != "clean"]
@@ -142,10 +136,8 @@ def render(manifest, cache, conditions, out_dir: str | Path, n: int = 8, seed: i
             ax.axis("off")
         source = manifest.rows[row]
         figure.suptitle(f"{source.path} ({source.label}, {source.system})", fontsize=10)
-        figure.tight_layout()
-        path = out_dir / f"{source.utt.replace('/', '__')}.png"
-        figure.savefig(path, dpi=80)
-        plt.close(figure)
+        path = out_dir / f"{_file_stem(source.utt)}.png"
+        save_figure(figure, path, dpi=80)
         written.append(path)
     return written
 
@@ -167,7 +159,8 @@ def _write_input_images(frontend, panels, out_dir: Path, utt: str) -> list[Path]
 
     paths = []
     for name, wave in panels:
-        path = out_dir / f"{utt.replace('/', '__')}__{condition_slug(name)}.png"
-        Image.fromarray(image_uint8(frontend, torch.from_numpy(wave)[None, None])[0]).save(path)
+        path = out_dir / f"{_file_stem(utt)}__{slug(name)}.png"
+        image = Image.fromarray(image_uint8(frontend, torch.from_numpy(wave)[None, None])[0])
+        atomic_write_with(path, lambda handle: image.save(handle, format="PNG"))
         paths.append(path)
     return paths

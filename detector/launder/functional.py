@@ -266,9 +266,28 @@ def coloured_noise(
         ``(batch, 1, length)`` noise with unit RMS per example.
     """
     white = torch.randn(batch, 1, length, generator=generator, device=generator.device)
+    return shape_noise(white, _per_example(exponent), sample_rate, min_freq_hz)
+
+
+def shape_noise(
+    white: torch.Tensor,
+    exponent: float | torch.Tensor,
+    sample_rate: int = 16000,
+    min_freq_hz: float = 20.0,
+) -> torch.Tensor:
+    """Shape white noise ``(..., length)`` to a power spectrum ``~ 1 / f**exponent`` (see :func:`coloured_noise`).
+
+    ``exponent`` is a float or a tensor that broadcasts against ``white`` with the time axis
+    last (e.g. ``(batch, 1, 1)``). The noise bank's generated colours (:mod:`.banks`) shape their
+    own NumPy-drawn noise here too, so there is one spectral shaping.
+
+    Returns:
+        Noise of ``white``'s shape and dtype with unit RMS along the last axis.
+    """
+    length = white.shape[-1]
     spectrum = torch.fft.rfft(white)
-    freqs = torch.fft.rfftfreq(length, d=1.0 / sample_rate, device=white.device)
-    gain = freqs.clamp_min(min_freq_hz).pow(-_per_example(exponent) / 2.0) * (freqs > 0)
+    freqs = torch.fft.rfftfreq(length, d=1.0 / sample_rate, device=white.device, dtype=white.dtype)
+    gain = freqs.clamp_min(min_freq_hz).pow(-exponent / 2.0) * (freqs > 0)
     shaped = torch.fft.irfft(spectrum * gain, n=length)
     return shaped / shaped.square().mean(dim=-1, keepdim=True).sqrt().clamp_min(math.sqrt(ENERGY_FLOOR))
 

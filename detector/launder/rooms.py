@@ -39,14 +39,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from detector.utils.io import atomic_write_with
 
 from .rir import T20_RANGE_DB, T30_RANGE_DB, estimate_rt60
 
@@ -152,11 +152,8 @@ def _cached(path: Path, count: int, generate: Callable[[], tuple[list[np.ndarray
         except (OSError, KeyError, ValueError):
             path.unlink(missing_ok=True)   # damaged: regenerate
     rirs, reports = generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    np.savez(temp, reports=json.dumps(reports), **{f"rir{k}": r for k, r in enumerate(rirs)})
-    os.replace(temp, path)
+    atomic_write_with(path, lambda handle: np.savez(
+        handle, reports=json.dumps(reports), **{f"rir{k}": r for k, r in enumerate(rirs)}))
     return rirs, reports
 
 

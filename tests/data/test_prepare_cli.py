@@ -1,5 +1,5 @@
 """``detector prepare`` and ``detector inspect`` end to end on corpus fixtures."""
-from detector.cli import main
+from detector.cli.main import main
 from detector.data.manifest import read_manifest
 from tests.data import layouts
 

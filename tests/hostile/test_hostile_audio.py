@@ -11,7 +11,7 @@ import torch
 import torchaudio
 
 import detector.data.cache as cache_module
-from detector.cli import main
+from detector.cli.main import main
 from detector.data import BadRowsError, decode, load_or_build_cache, read_manifest
 from detector.data.audio import AudioError, ingest_filter, iter_decode, pcm_header
 from detector.data.cache import dequantise, quantise

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from detector.cli import main
+from detector.cli.main import main
 from detector.data import read_manifest
 from detector.data.corpora import folder_corpus
 from detector.data.manifest import escapes_root

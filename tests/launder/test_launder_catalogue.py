@@ -84,3 +84,23 @@ def test_bad_condition_raises_value_error_saying_what_and_how(text, message):
     with pytest.raises(ValueError, match=message) as info:
         parse_condition(text)
     assert repr(text.strip()) in str(info.value)  # the message quotes the offending condition
+
+
+def test_a_new_family_is_one_registration_away():
+    from detector.launder import Attack, Gain, register_family
+    from detector.launder.registry import FAMILIES, NumberKey
+
+    @register_family("testgain", example="testgain:3", keys={"db": NumberKey("dB", -10.0, 10.0)}, positional="db")
+    def build(values, sample_rate, name, banks):
+        return Gain(values["db"], sample_rate, name)
+
+    try:
+        attack = parse_condition("testgain:3")
+        assert isinstance(attack, Gain) and attack.name == "testgain:3"
+        assert "testgain (db: -10..10 dB), e.g. 'testgain:3'" in describe_families()
+        with pytest.raises(ValueError, match="registered twice"):
+            register_family("testgain", example="testgain:3")(build)
+    finally:
+        del FAMILIES["testgain"]
+    # the base class's defaults: no parameters drawn, runs on the device
+    assert Attack.host_side is False and parse_condition("clean").sample(4, torch.Generator()) == {}

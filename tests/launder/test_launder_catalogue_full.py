@@ -7,7 +7,7 @@ import scipy.signal
 import soundfile
 import torch
 
-from detector.cli import main
+from detector.cli.main import main
 from detector.launder import (CATALOGUE_ALL, STUDY_CONDITIONS, AddRoomReverb, HostCodec, LaunderBanks,
                               LaunderChain, codec_round_trip, derived_cache, expand_conditions, parse_condition)
 from detector.launder import functional as F

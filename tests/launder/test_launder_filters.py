@@ -2,7 +2,6 @@
 
 import csv
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,13 +11,13 @@ import torch
 import torchaudio.functional as AF
 
 from detector.config import TrainConfig
+from detector.data.demo import DEMO_CORPUS as DEMO
 from detector.launder import STUDY_CONDITIONS, ResampleRoundTrip, Telephone, parse_condition
 from detector.launder import functional as F
 from detector.launder.effects import TELEPHONE_BAND_HZ, butter_sos, impulse_response
 from detector.launder.resample import leg_kernel
 
 SR = 16000
-DEMO = Path(__file__).resolve().parents[2] / "detector" / "data" / "demo_corpus"
 # The design the resampling conditions had as torchaudio kernels: the reference for DOWN_UP.
 TORCHAUDIO_DESIGN = dict(lowpass_filter_width=24, rolloff=0.95, resampling_method="sinc_interp_kaiser", beta=10.0)
 # Every low-pass condition the project names: the study's, the default training chain's, a range.

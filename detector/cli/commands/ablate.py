@@ -1,0 +1,24 @@
+"""``detector ablate``: models x laundering conditions on the same cached audio."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from detector.cli.commands.common import add_scoring_flags, evaluation_options
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("ablate", help="evaluate checkpoints under many laundering conditions")
+    parser.add_argument("--checkpoint", nargs="+", required=True, dest="checkpoints", help="one or more checkpoints")
+    parser.add_argument("--conditions", nargs="+", default=["all"],
+                        help="conditions (space- or comma-separated); 'all' = clean + the study's 29, 'study' = the 29")
+    parser.add_argument("--out", required=True, help="folder for ablation.{csv,json,md}, the heatmap and cells/")
+    add_scoring_flags(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    from detector.engine.ablate import ablate
+
+    ablate(args.checkpoints, args.manifest, args.out, evaluation_options(args, args.conditions))
+    print((Path(args.out) / "ablation.md").read_text())
+    print(f"wrote {args.out}/ablation.csv, ablation.json, ablation.md, ablation_eer.png")

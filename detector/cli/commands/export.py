@@ -1,0 +1,20 @@
+"""``detector export``: a self-contained TorchScript or ONNX file mapping a waveform to a score."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("export", help="export a checkpoint as TorchScript or ONNX (front-end included)")
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--format", required=True, choices=["torchscript", "onnx"])
+    parser.add_argument("--out", required=True, help="file to write (.pt for TorchScript, .onnx for ONNX)")
+
+
+def run(args: argparse.Namespace) -> None:
+    from detector.engine.export import export_model
+
+    difference = export_model(args.checkpoint, args.format, args.out)
+    print(f"wrote {args.out}: input 'wave' (batch, time) float32 at the model's rate -> 'score' (batch,), "
+          f"higher = more bona fide; largest score difference to the PyTorch model on a check batch: "
+          f"{difference:.2e}")

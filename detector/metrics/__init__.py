@@ -1,0 +1,1 @@
+"""What a run's scores say: detection metrics, calibration, text reports and plots."""

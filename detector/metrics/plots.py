@@ -1,0 +1,87 @@
+"""PNG plots of results people look at (matplotlib with the non-interactive Agg backend)."""
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+from detector.utils.io import atomic_write_with
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend: files only, never a display."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(figure, path: str | Path, **savefig_options) -> None:
+    """Lay out ``figure``, write it to ``path`` atomically (format from the suffix), then close it."""
+    figure.tight_layout()
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    atomic_write_with(path, lambda handle: figure.savefig(handle, format=fmt, **savefig_options))
+    pyplot().close(figure)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, labels: list[str], path: str | Path, title: str = "") -> None:
+    """Counts and row percentages; rows are the true class, columns the predicted one."""
+    plt = pyplot()
+    matrix = np.asarray(matrix)
+    fraction = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axes = plt.subplots(figsize=(4.2, 3.6), dpi=120)
+    axes.imshow(fraction, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), count in np.ndenumerate(matrix):
+        axes.text(j, i, f"{count}\n{100 * fraction[i, j]:.1f}%", ha="center", va="center",
+                  color="white" if fraction[i, j] > 0.5 else "black")
+    axes.set_xticks(range(len(labels)), labels)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title, fontsize=9)
+    save_figure(figure, path)
+
+
+def plot_det_and_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str = "") -> None:
+    """DET (normal-deviate axes, ASVspoof style) and ROC side by side, one line per curve.
+
+    ``curves`` maps a label (e.g. a condition) to ``(miss, false_alarm)`` rate arrays.
+    """
+    plt = pyplot()
+    probit = np.vectorize(NormalDist().inv_cdf)
+    clip = lambda rates: np.clip(rates, 1e-4, 1 - 1e-4)   # the probit of 0 or 1 is infinite
+    figure, (det, roc) = plt.subplots(1, 2, figsize=(9, 4.2), dpi=110)
+    for label, (miss, false_alarm) in curves.items():
+        det.plot(probit(clip(false_alarm)), probit(clip(miss)), label=label, linewidth=1.2)
+        roc.plot(false_alarm, 1 - miss, label=label, linewidth=1.2)
+    ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95])
+    for axis in (det.xaxis, det.yaxis):
+        axis.set_ticks(probit(ticks), [f"{100 * t:g}" for t in ticks])
+    det.plot(probit(ticks[[0, -1]]), probit(ticks[[0, -1]]), ":", color="grey", linewidth=0.8)
+    limits = probit(np.array([0.0005, 0.99]))
+    det.set_xlim(*limits)
+    det.set_ylim(*limits)
+    det.set(xlabel="false alarm rate (%): spoof accepted", ylabel="miss rate (%): bona fide rejected",
+            title="DET")
+    roc.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)
+    roc.set(xlabel="false alarm rate", ylabel="bona fide acceptance rate", title="ROC", xlim=(0, 1), ylim=(0, 1))
+    roc.legend(fontsize=7, loc="lower right")
+    figure.suptitle(title, fontsize=9)
+    save_figure(figure, path)
+
+
+def plot_heatmap(values: np.ndarray, rows: list[str], columns: list[str], path: str | Path, title: str = "") -> None:
+    """A (rows x columns) table of numbers as a colour map with the values written in the cells."""
+    plt = pyplot()
+    values = np.asarray(values, float)
+    figure, axes = plt.subplots(figsize=(2.2 + 1.3 * len(columns), 1.0 + 0.32 * len(rows)), dpi=110)
+    image = axes.imshow(values, cmap="magma_r", aspect="auto")
+    for (i, j), value in np.ndenumerate(values):
+        axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7,
+                  color="white" if value > np.nanmean(values) else "black")
+    axes.set_xticks(range(len(columns)), columns, rotation=20, ha="right", fontsize=8)
+    axes.set_yticks(range(len(rows)), rows, fontsize=7)
+    figure.colorbar(image, ax=axes, fraction=0.04)
+    axes.set_title(title, fontsize=9)
+    save_figure(figure, path)

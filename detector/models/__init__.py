@@ -1,0 +1,1 @@
+"""The detector network (front-end + ResNet-18) and its checkpoints."""

@@ -1,0 +1,96 @@
+"""The detector: a front-end (log-mel by default, see :mod:`detector.features`) + ResNet-18, mapping a
+raw waveform to two logits.
+
+Class 1 is bona fide, class 0 spoof; the score is ``logit[1] - logit[0]`` (the log
+posterior ratio under equal priors), so higher means more bona fide, as ASVspoof scores do.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+
+from detector.config import FeatureConfig, ModelConfig
+from detector.features import build_frontend
+from detector.utils.runtime import float32_region
+
+
+class Float32Head(torch.nn.Sequential):
+    """The classification head (dropout + linear), computed in float32 even under autocast.
+
+    Under bf16 autocast the logits would leave a bf16 linear layer: an 8-bit mantissa
+    quantises the scores (at a score of 10 the step is 0.06) and creates artificial ties that
+    move the EER. The head is 1,026 weights, so float32 costs nothing. Subclassing
+    ``Sequential`` keeps the state-dict keys (``fc.0``, ``fc.1``) of earlier checkpoints.
+    """
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with float32_region(features.device):
+            return super().forward(features.float())
+
+
+def resnet18_backbone(dropout: float, in_channels: int = 1) -> torchvision.models.ResNet:
+    """ResNet-18 with an ``in_channels`` stem (1 for spectrograms, 3 for the seed's RGB images) and
+    a float32 dropout + linear head to 2 classes."""
+    net = torchvision.models.resnet18(weights=None)
+    net.conv1 = torch.nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    net.fc = Float32Head(torch.nn.Dropout(dropout), torch.nn.Linear(512, 2))
+    return net
+
+
+def load_imagenet_weights(net: torchvision.models.ResNet, path: str | Path) -> None:
+    """Initialise ``net`` from a local torchvision ``resnet18`` ImageNet state-dict file.
+
+    A 1-channel stem gets the RGB stem folded by summing over colour channels, which is exactly
+    what feeding the spectrogram replicated three times would compute, at a third of the stem's
+    cost; a 3-channel stem (RGB image front-ends) takes it as it is. The ImageNet classifier is
+    dropped (ours has 2 classes).
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: pretrained weights file not found") from None
+    except Exception as error:   # torch raises several types for a file that is not a state dict
+        raise ValueError(f"{path}: not a loadable torchvision state dict ({error})") from None
+    if not isinstance(state, dict) or "conv1.weight" not in state or state["conv1.weight"].shape[1] != 3:
+        raise ValueError(f"{path}: expected a torchvision resnet18 state dict with an RGB conv1.weight")
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    if net.conv1.in_channels == 1:
+        state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or [k for k in missing if not k.startswith("fc.")]:
+        raise ValueError(f"{path}: does not match resnet18 (missing {missing}, unexpected {unexpected})")
+
+
+class Detector(torch.nn.Module):
+    """Waveform ``(batch, 1, time)`` float32 at ``sample_rate`` Hz -> logits ``(batch, 2)``."""
+
+    def __init__(self, sample_rate: int = 16000, features: FeatureConfig | None = None,
+                 model: ModelConfig | None = None):
+        super().__init__()
+        model = model or ModelConfig()
+        self.frontend = build_frontend(features, sample_rate)
+        self.backbone = resnet18_backbone(model.dropout, self.frontend.channels)
+        if model.pretrained:
+            load_imagenet_weights(self.backbone, model.pretrained)
+        self.channels_last = model.channels_last
+        if self.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        spectrogram = self.frontend(wave)
+        if self.channels_last:
+            spectrogram = spectrogram.contiguous(memory_format=torch.channels_last)
+        return self.backbone(spectrogram)
+
+    def set_backbone_frozen(self, frozen: bool) -> None:
+        """Freeze (or unfreeze) everything but the classification head."""
+        for name, parameter in self.backbone.named_parameters():
+            parameter.requires_grad_(not frozen or name.startswith("fc."))
+
+
+def scores_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Bona fide score ``(batch,)`` float32: logit difference, higher = more bona fide."""
+    return logits[:, 1] - logits[:, 0]

@@ -1,0 +1,1 @@
+"""Offline tools run from the repository root; not part of the installed ``detector`` package."""

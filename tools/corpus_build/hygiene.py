@@ -1,0 +1,159 @@
+"""The clip treatment every clip gets, whatever its class: codec, trim, cut, fade, loudness.
+
+All waveforms are mono float64 at ``SAMPLE_RATE`` Hz, shape ``(time,)``. The codec
+round trips go through FFmpeg, the same decoder and resampler that decode the real
+prompts, so a spoof carries the same channel fingerprint as the bona fide clips
+of its channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tools.corpus_build.tools import run
+
+SAMPLE_RATE = 16_000
+MIN_DURATION_S = 2.0  # shortest clip kept (after silence trim)
+CODEC_LEVEL_DBFS = -18.0  # spoof level before the codec round trip (Asterisk prompts' level)
+TARGET_LEVEL_DBFS = -23.0  # final RMS over active frames
+PEAK_LIMIT = 0.99
+TRIM_RANGE_DB = 40.0  # frames more than this below the loudest frame count as silence
+FRAME_S, HOP_S = 0.020, 0.010  # analysis frame and hop for trimming, in seconds
+PAD_S = 0.050  # silence kept before the first and after the last active frame
+FADE_S = 0.010
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A telephone channel as FFmpeg arguments.
+
+    ``file_input``: input options before ``-i`` for a shipped prompt file;
+    ``encode``: output options that code a 16 kHz stream for this channel;
+    ``stream_input``: input options before ``-i`` to read that coded stream back.
+    """
+
+    file_input: tuple[str, ...]
+    encode: tuple[str, ...]
+    stream_input: tuple[str, ...]
+
+
+# Channel name -> codec. "g722" is wideband (16 kHz); "gsm" and "pcm8k" are narrowband
+# (8 kHz, nothing above 4 kHz), the channels of the 8 kHz prompt packages.
+CODECS = {
+    "g722": Codec(("-f", "g722"), ("-c:a", "g722", "-f", "g722"), ("-f", "g722")),
+    "gsm": Codec(("-f", "gsm"), ("-ar", "8000", "-c:a", "libgsm", "-f", "gsm"), ("-f", "gsm")),
+    "pcm8k": Codec((), ("-ar", "8000", "-c:a", "pcm_s16le", "-f", "s16le"), ("-f", "s16le", "-ar", "8000", "-ac", "1")),
+}
+
+
+def decode_file(path: str, codec: str) -> np.ndarray:
+    """Decode a shipped prompt file of channel ``codec`` to 16 kHz float64, through 16-bit PCM."""
+    return _decode(CODECS[codec].file_input, path, None)
+
+
+def codec_roundtrip(x: np.ndarray, codec: str) -> np.ndarray:
+    """Code 16 kHz ``x`` (float, [-1, 1]) for channel ``codec`` with FFmpeg and decode it again."""
+    pcm = np.clip(x, -1.0, 1.0).astype("<f4").tobytes()
+    coded = run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+                 *CODECS[codec].encode, "pipe:1"], stdin=pcm)
+    return _decode(CODECS[codec].stream_input, "pipe:0", coded)
+
+
+def _decode(input_options: tuple[str, ...], source: str, stdin: bytes | None) -> np.ndarray:
+    """FFmpeg-decode ``source`` (a path, or ``pipe:0`` fed ``stdin``) to 16 kHz 16-bit PCM, as float64."""
+    pcm = run(["ffmpeg", "-v", "error", *input_options, "-i", source, "-ar", str(SAMPLE_RATE),
+               "-f", "s16le", "pipe:1"], stdin=stdin)
+    return np.frombuffer(pcm, dtype="<i2") / 32768.0
+
+
+def frame_db(x: np.ndarray) -> np.ndarray:
+    """Frame energies in dBFS, frames of ``FRAME_S`` every ``HOP_S`` (shape ``(frames,)``)."""
+    win, hop = int(FRAME_S * SAMPLE_RATE), int(HOP_S * SAMPLE_RATE)
+    x = np.pad(x, (0, max(0, win - len(x))))
+    n = 1 + (len(x) - win) // hop
+    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
+    return 10 * np.log10(np.mean(x[idx] ** 2, axis=1) + 1e-12)
+
+
+def trim_silence(x: np.ndarray) -> np.ndarray:
+    """Cut leading/trailing frames more than ``TRIM_RANGE_DB`` below the loudest frame, keeping ``PAD_S``."""
+    if len(x) == 0:
+        return x
+    db = frame_db(x)
+    active = np.flatnonzero(db > db.max() - TRIM_RANGE_DB)
+    hop, pad = int(HOP_S * SAMPLE_RATE), int(PAD_S * SAMPLE_RATE)
+    start = max(0, active[0] * hop - pad)
+    stop = min(len(x), active[-1] * hop + int(FRAME_S * SAMPLE_RATE) + pad)
+    return x[start:stop]
+
+
+def cut_at_pause(x: np.ndarray, target_s: float) -> np.ndarray:
+    """Shorten ``x`` to at most ``target_s`` seconds, at a pause if one lies in the last 0.5 s.
+
+    The cut is at the quietest frame in ``[max(MIN_DURATION_S, target_s - 0.5), target_s]``
+    if that frame is silence (by the trim criterion), else at ``target_s``.
+    """
+    stop = int(target_s * SAMPLE_RATE)
+    if len(x) <= stop:
+        return x
+    db = frame_db(x)
+    hop, win = int(HOP_S * SAMPLE_RATE), int(FRAME_S * SAMPLE_RATE)
+    first = int(max(MIN_DURATION_S, target_s - 0.5) * SAMPLE_RATE) // hop
+    last = (stop - win) // hop
+    if last > first:
+        quiet = first + int(np.argmin(db[first:last]))
+        if db[quiet] < db.max() - TRIM_RANGE_DB:
+            stop = quiet * hop + win // 2
+    return x[:stop]
+
+
+def fade(x: np.ndarray) -> np.ndarray:
+    """Apply ``FADE_S`` linear fade-in and fade-out."""
+    n = min(int(FADE_S * SAMPLE_RATE), len(x) // 2)
+    ramp = np.linspace(0.0, 1.0, n, endpoint=False)
+    y = x.copy()
+    y[:n] *= ramp
+    y[len(y) - n:] *= ramp[::-1]
+    return y
+
+
+def active_rms(x: np.ndarray) -> float:
+    """RMS (linear) over frames within ``TRIM_RANGE_DB`` of the loudest frame."""
+    db = frame_db(x)
+    return float(np.sqrt(np.mean(10 ** (db[db > db.max() - TRIM_RANGE_DB] / 10))))
+
+
+def set_level(x: np.ndarray, level_dbfs: float, peak: float) -> np.ndarray:
+    """Scale ``x`` to ``level_dbfs`` active RMS, then down further if its peak exceeds ``peak``."""
+    y = x * (10 ** (level_dbfs / 20) / max(active_rms(x), 1e-9))
+    top = np.abs(y).max()
+    return y * (peak / top) if top > peak else y
+
+
+def resample(x: np.ndarray, sr: int) -> np.ndarray:
+    """Resample mono ``x`` from ``sr`` Hz to ``SAMPLE_RATE`` with a polyphase filter."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    if sr == SAMPLE_RATE:
+        return x
+    g = gcd(sr, SAMPLE_RATE)
+    return resample_poly(x, SAMPLE_RATE // g, sr // g)
+
+
+def finish(x: np.ndarray, target_s: float, codec: str | None) -> np.ndarray | None:
+    """Common post-processing of one 16 kHz clip; None if it is shorter than ``MIN_DURATION_S``.
+
+    ``codec`` None says the waveform is already decoded from its channel (bona fide
+    prompts); otherwise it is levelled to ``CODEC_LEVEL_DBFS`` and round-tripped through
+    that channel's codec first. Then: trim, cut to ``target_s`` seconds, fade, normalise.
+    """
+    if codec is not None:
+        x = codec_roundtrip(set_level(x, CODEC_LEVEL_DBFS, 0.95), codec)
+    x = trim_silence(x)
+    if len(x) < MIN_DURATION_S * SAMPLE_RATE:
+        return None
+    return set_level(fade(cut_at_pause(x, target_s)), TARGET_LEVEL_DBFS, PEAK_LIMIT)

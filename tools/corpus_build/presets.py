@@ -1,0 +1,126 @@
+"""What to build: the small built-in demo corpus and the larger multi-speaker research corpus.
+
+A preset names the bona fide sources, the speech generators and their voices,
+which speakers and systems are held out for test, the clip lengths, and how
+many clips each split gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.corpus_build.sources import Source
+
+SPLIT_FRACTIONS = {"train": 0.60, "val": 0.15, "test": 0.25}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A corpus recipe.
+
+    ``bonafide_quota``: split -> {(speaker, lang): clips}, or None to take every
+    prompt of the split. ``spoof_systems``: split -> systems made for that split
+    (a system absent from train/val is unseen in test). ``spoof_quota``:
+    split -> {system: clips}, or None to give each split and language
+    ``spoof_per_bonafide`` times as many spoof clips as bona fide ones, shared over
+    the systems that speak it (``plan.language_matched_shares``). ``tts_voices``: system ->
+    [(language, engine voice)]. ``target_duration_s``: each clip is cut to a
+    length drawn uniformly from this range (seconds). ``pair_tts_with_prompt``: a
+    TTS clip is paired with the real prompt whose text it speaks: it is cut no
+    longer than that prompt (so the classes' durations match), and its file name
+    names that prompt's speaker (two speakers may share a text; the channel codec
+    always follows the prompt). ``extra_fields``: manifest columns beyond the
+    basic six (``condition`` = the clip's channel codec, ``language``).
+    """
+
+    name: str
+    sources: tuple[Source, ...]
+    test_only_speakers: tuple[str, ...]
+    spoof_systems: dict[str, tuple[str, ...]]
+    tts_voices: dict[str, list[tuple[str, str]]]
+    target_duration_s: tuple[float, float]
+    bonafide_quota: dict[str, dict[tuple[str, str], int]] | None = None
+    spoof_quota: dict[str, dict[str, int]] | None = None
+    pair_tts_with_prompt: bool = False
+    spoof_per_bonafide: float = 1.0
+
+    def __post_init__(self) -> None:
+        # Fixed bona fide quotas with ratio-based spoof quotas would plan spoofs for groups
+        # nobody renders; the presets fix both or neither.
+        if (self.bonafide_quota is None) != (self.spoof_quota is None):
+            raise ValueError(f"preset {self.name!r}: give both bonafide_quota and spoof_quota, or neither")
+    extra_fields: tuple[str, ...] = ()
+
+
+CORE_SOURCES = (
+    Source("asterisk-core-sounds-en-g722", "en_US_f_Allison", "allison", "en", "g722", ".g722"),
+    Source("asterisk-core-sounds-es-g722", "es_MX_f_Allison", "allison", "es", "g722", ".g722"),
+    Source("asterisk-core-sounds-fr-g722", "fr_CA_f_June", "june", "fr", "g722", ".g722"),
+    Source("asterisk-core-sounds-it-g722", "it_IT_m_Carlo", "carlo", "it", "g722", ".g722"),
+    Source("asterisk-core-sounds-ru-g722", "ru_RU_f_IvrvoiceRU", "ivrvoice_ru", "ru", "g722", ".g722"),
+)
+# The 8 kHz prompt packages: three more speakers, on narrowband channels.
+NARROWBAND_SOURCES = (
+    Source("asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "paola", "it", "pcm8k", ".wav"),
+    Source("asterisk-prompt-es-co", "es", "july", "es", "gsm", ".gsm"),
+    Source("asterisk-prompt-fr-armelle", "fr", "armelle", "fr", "gsm", ".gsm"),
+)
+
+DEMO_SPOOF_QUOTA = {
+    "train": {"espeak": 28, "flite": 26, "festival_diphone": 26, "griffinlim": 26, "lpc": 26},
+    "val": {"espeak": 7, "flite": 6, "festival_diphone": 6, "griffinlim": 7, "lpc": 7},
+    "test": {"espeak": 6, "flite": 4, "festival_diphone": 4, "griffinlim": 4, "lpc": 4,
+             "festival_hts": 11, "world": 11, "piper": 11},
+}
+
+DEMO = Preset(
+    name="demo",
+    sources=CORE_SOURCES,
+    test_only_speakers=("carlo",),
+    spoof_systems={split: tuple(quota) for split, quota in DEMO_SPOOF_QUOTA.items()},
+    tts_voices={
+        "espeak": [("en", "en-us+f3"), ("en", "en-gb-x-rp+m3"), ("es", "es+f2"), ("fr", "fr-fr+m1"),
+                   ("it", "it+f4"), ("ru", "ru+m2")],
+        "flite": [("en", "slt"), ("en", "awb"), ("en", "rms"), ("en", "kal16")],
+        "festival_diphone": [("en", "kal_diphone"), ("en", "ked_diphone")],
+        "festival_hts": [("en", "cmu_us_slt_arctic_hts")],
+        "piper": [("en", "en_US-joe-medium")],
+    },
+    target_duration_s=(2.0, 2.5),
+    bonafide_quota={
+        "train": {("allison", "en"): 36, ("allison", "es"): 30, ("june", "fr"): 33, ("ivrvoice_ru", "ru"): 33},
+        "val": {("allison", "en"): 9, ("allison", "es"): 8, ("june", "fr"): 8, ("ivrvoice_ru", "ru"): 8},
+        "test": {("carlo", "it"): 27, ("allison", "en"): 7, ("allison", "es"): 7, ("june", "fr"): 7,
+                 ("ivrvoice_ru", "ru"): 7},
+    },
+    spoof_quota=DEMO_SPOOF_QUOTA,
+)
+
+SEEN_SYSTEMS = ("espeak", "flite", "festival_diphone", "griffinlim", "lpc")
+LARGE = Preset(
+    name="large",
+    sources=CORE_SOURCES + NARROWBAND_SOURCES,
+    # One wideband and one narrowband speaker never seen in training.
+    test_only_speakers=("carlo", "armelle"),
+    spoof_systems={"train": SEEN_SYSTEMS, "val": SEEN_SYSTEMS,
+                   "test": SEEN_SYSTEMS + ("festival_hts", "festival_clunits", "piper", "world")},
+    tts_voices={
+        "espeak": [("en", "en-us+f3"), ("en", "en-gb-x-rp+m3"), ("es", "es+f2"), ("es", "es-419+m3"),
+                   ("fr", "fr-fr+m1"), ("fr", "fr-be+f2"), ("it", "it+f4"), ("it", "it+m5"),
+                   ("ru", "ru+m2"), ("ru", "ru+f3")],
+        "flite": [("en", "slt"), ("en", "awb"), ("en", "rms"), ("en", "kal16")],
+        "festival_diphone": [("en", "kal_diphone"), ("en", "ked_diphone"), ("it", "lp_diphone"),
+                             ("it", "pc_diphone")],
+        "festival_hts": [("en", "cmu_us_slt_arctic_hts")],
+        "festival_clunits": [("ru", "msu_ru_nsh_clunits")],
+        "piper": [("en", "en_US-joe-medium")],
+    },
+    target_duration_s=(2.0, 4.0),
+    pair_tts_with_prompt=True,
+    # 1,400 usable prompts: two spoofs for each makes a corpus of about 4,200 clips
+    # (``detector prepare --balance`` undersamples it to a balanced set).
+    spoof_per_bonafide=2.0,
+    extra_fields=("condition", "language"),
+)
+
+PRESETS = {preset.name: preset for preset in (DEMO, LARGE)}
