@@ -32,6 +32,7 @@ CLIP_S = 4.0
 
 def make_corpus(folder: Path, n_clips: int, seconds: float = CLIP_S) -> Path:
     """``n_clips`` FLAC clips of ``seconds`` s made from the demo corpus (pairs joined, then cut), + manifest."""
+    from detector.data import write_manifest
     from detector.data.demo import demo_manifest
 
     source = demo_manifest()
@@ -48,10 +49,7 @@ def make_corpus(folder: Path, n_clips: int, seconds: float = CLIP_S) -> Path:
         out.append({"path": name, "label": first["label"], "speaker": first["speaker"],
                     "system": first["system"], "split": first.get("split", "")})
     manifest = folder / "manifest.csv"
-    with manifest.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(out[0]))
-        writer.writeheader()
-        writer.writerows(out)
+    write_manifest(out, manifest)
     return manifest
 
 

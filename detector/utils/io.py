@@ -31,6 +31,13 @@ def describe_write_error(path: Path, error: OSError) -> str:
     return f"{path}: cannot write ({reason}); the previous version, if any, is intact"
 
 
+# The permissions ``open()`` would give a new file (mkstemp's are 0600): results, plots and
+# laundered audio are meant to be shared. Read once: os.umask can only be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+NEW_FILE_MODE = 0o666 & ~_UMASK
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success."""
@@ -42,6 +49,7 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise WriteError(error.errno, describe_write_error(path, error)) from error
     try:
         with os.fdopen(descriptor, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            os.fchmod(handle.fileno(), NEW_FILE_MODE)
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
