@@ -114,3 +114,25 @@ def test_a_condition_is_fingerprinted_by_the_audio_it_launders_with(corpus):
     assert split.describe(babble)["fingerprint"] != first["fingerprint"]   # same name, other talkers
     rooms = split.describe("reverb:rt60=0.3")["rooms"]
     assert len(rooms) == 1 and rooms[0]["model"] == "study" and 0.2 < rooms[0]["measured_t20_s"] < 0.4
+
+
+def test_laundering_parameters_do_not_depend_on_the_device():
+    """Parameters are drawn on the host, so an attack on another device draws the same ones.
+
+    The meta device stands in for a GPU here: moving an attack there must not change a single
+    drawn value of any catalogue condition or of the default training chain.
+    """
+    from detector.config import TrainConfig
+    from detector.launder import CATALOGUE_ALL, LaunderBanks, LaunderChain, parse_condition
+
+    banks = LaunderBanks()
+    attacks = [parse_condition(c, SR, banks=banks) for c in CATALOGUE_ALL]
+    attacks.append(LaunderChain.from_spec(TrainConfig().launder, SR, banks=banks))
+    for attack in attacks:
+        if getattr(attack, "host_side", False):
+            continue
+        on_cpu = attack.sample(6, torch.Generator().manual_seed(11))
+        on_meta = attack.to("meta").sample(6, torch.Generator().manual_seed(11))
+        assert on_cpu.keys() == on_meta.keys(), attack.name
+        for key, value in on_cpu.items():
+            assert on_meta[key].device.type == "cpu" and torch.equal(on_meta[key], value), (attack.name, key)
