@@ -64,7 +64,7 @@ def main() -> None:
 
 def ablation_costs(config: Config, device: torch.device, repeats: int) -> dict[str, float]:
     """Seconds of one clean pass over the test split, and each cell's cost relative to it."""
-    precision = Precision.resolve("auto", device)
+    precision = Precision.for_scoring("auto", device)
     model = Detector(config.data.sample_rate, config.features, config.model).to(device).eval()
     options = EvaluationOptions(device=str(device), cache_dir=config.data.cache_dir)
     split = open_split(config, config.data.manifest, options, device)

@@ -81,7 +81,7 @@ def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | P
     """
     out_dir, conditions = Path(out_dir), options.conditions
     device = resolve_device(options.device)
-    precision = Precision.resolve(options.amp, device)
+    precision = Precision.for_scoring(options.amp, device)
     names = model_names(checkpoints)
     # Hashed before loading: a checkpoint rewritten in between is then recomputed next time, not trusted.
     checkpoint_digests = [file_sha256(c) for c in checkpoints]

@@ -60,7 +60,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     options = options or EvaluationOptions()
     out_dir = Path(out_dir)
     device = resolve_device(options.device)
-    precision = Precision.resolve(options.amp, device)
+    precision = Precision.for_scoring(options.amp, device)
     state = load_checkpoint(checkpoint, device)
     model, config = detector_from_checkpoint(state, device)
     calibration = Calibration(**state.get("calibration", {}))

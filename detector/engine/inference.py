@@ -47,7 +47,7 @@ class LoadedDetector:
         self.window = round((windows.window_s or window_s) * sample_rate)
         self.hop = round((windows.hop_s or (windows.window_s or window_s) / 2) * sample_rate)
         self.aggregate, self.batch_size = windows.aggregate, batch_size
-        self.precision = Precision.resolve(amp, device)
+        self.precision = Precision.for_scoring(amp, device)
         self.threshold = calibration.threshold(threshold_probability)
 
     def predict(self, waveform: np.ndarray | torch.Tensor, sample_rate: int) -> Prediction:
