@@ -10,11 +10,15 @@ the property as a score: 0.5 = useless, 1.0 or 0.0 = a perfect shortcut).
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from detector.data.manifest import Manifest
+
+if TYPE_CHECKING:   # cues imports this module
+    from detector.data.cues import CueProbe
 
 LABELS = ("bonafide", "spoof")
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "": 3}
@@ -70,8 +74,12 @@ def _number(text: str) -> float | None:
         return None
 
 
-def shortcut_warnings(rows: list[dict]) -> list[str]:
-    """Leaks and shortcuts, one sentence each, most serious first."""
+def shortcut_warnings(rows: list[dict], column_cues: bool = True) -> list[str]:
+    """Leaks and shortcuts, one sentence each, most serious first.
+
+    ``column_cues`` False leaves out the duration and level read from the manifest's columns:
+    for callers that measured them from the audio itself (:mod:`detector.data.cues`).
+    """
     warnings = []
     splits = sorted({row["split"] for row in rows}, key=SPLIT_ORDER.get)
     speakers: dict[str, set[str]] = {}
@@ -99,7 +107,7 @@ def shortcut_warnings(rows: list[dict]) -> list[str]:
             warnings.append(f"{what} shortcut: {'; '.join(skewed)}; a model can learn the {what} instead of "
                             f"the speech ({fix})")
     for key, what, fix in (("duration_s", "duration", "crop to a fixed length or trim silence"),
-                           ("level_dbfs", "level", "normalise loudness")):
+                           ("level_dbfs", "level", "normalise loudness")) if column_cues else ():
         values = _floats(rows, key)
         if values is None:
             continue
@@ -124,8 +132,12 @@ def _table(header: list[str], body: list[list[str]]) -> list[str]:
             for line in [header, *body]]
 
 
-def summary_text(rows: list[dict], title: str = "manifest") -> str:
-    """A multi-line, human-readable summary (ends with the warnings, if any)."""
+def summary_text(rows: list[dict], title: str = "manifest", cues: CueProbe | None = None) -> str:
+    """A multi-line, human-readable summary (ends with the warnings, if any).
+
+    ``cues``, the audio's cues (``detector inspect --probe``), adds their table, and their
+    warnings take the place of the duration and level ones read from the manifest's columns.
+    """
     labels = Counter(row["label"] for row in rows)
     speakers = {row["speaker"] for row in rows} - {"", "-"}
     systems = sorted({row["system"] for row in rows} - {"-"})
@@ -172,6 +184,8 @@ def summary_text(rows: list[dict], title: str = "manifest") -> str:
         lines.append("level (RMS of the first seconds): " + "; ".join(
             f"{label} median {np.median(levels[mask]):.1f} dBFS"
             for label, mask in (("bonafide", positive), ("spoof", ~positive)) if mask.any()))
-    warnings = shortcut_warnings(rows)
+    if cues is not None:
+        lines += ["", *cues.table_lines()]
+    warnings = shortcut_warnings(rows, column_cues=cues is None) + (cues.warnings() if cues is not None else [])
     lines += ["", "warnings:" if warnings else "warnings: none", *[f"  ! {w}" for w in warnings]]
     return "\n".join(lines)
