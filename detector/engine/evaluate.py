@@ -19,7 +19,8 @@ from detector.metrics.calibration import Calibration
 from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
 from detector.config import Config
 from detector.utils.io import atomic_write_text
-from detector.metrics.detection import DetectionCost, classification_report, det_curve, per_group_metrics, within_group_metrics
+from detector.metrics.detection import (DetectionCost, classification_report, det_curve, per_group_metrics,
+                                        seen_unseen_metrics, within_group_metrics)
 from detector.metrics.plots import plot_confusion_matrix, plot_det_and_roc
 from detector.utils.runtime import Precision, resolve_device
 from detector.engine.scoring import ScoringSplit, WindowSettings
@@ -51,7 +52,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     bona fide) and ``per_bonafide_speaker`` (each speaker's bona fide trials against all
     spoofs: held-out speakers show here) break them down, and ``per_manifest_condition``
     gives them inside each value of the manifest's own ``condition`` column (a corpus's
-    channel or codec, e.g. ASVspoof 2021's), when it has one. Every breakdown entry holds
+    channel or codec, e.g. ASVspoof 2021's), when it has one; ``seen_unseen`` pools the spoof
+    systems and the bona fide speakers by whether the training split (of the manifest the
+    checkpoint was trained on) held them (:func:`training_names`). Every breakdown entry holds
     :func:`detector.metrics.detection_metrics` (EER official and interpolated, minDCF,
     actDCF, Cllr, counts), computed on the raw scores that scores.txt holds. Threshold
     metrics are given at a calibrated bona fide probability of 0.5 (calibration fitted on the
@@ -63,6 +66,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     precision = Precision.for_scoring(options.amp, device)
     state = load_checkpoint(checkpoint, device)
     model, config = detector_from_checkpoint(state, device)
+    training = training_names(config.data.manifest)   # open_split replaces config.data.manifest
     calibration = Calibration(**state.get("calibration", {}))
     split = open_split(config, manifest, options, device)
     systems = np.array([clip.system for clip in split.clips])
@@ -74,7 +78,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     for condition in options.conditions:
         scores = split.score([model], condition, precision, options.seed)[0]
         per_condition[condition] = _report(scores, split.targets, systems, speakers, channels, threshold,
-                                           options.cost)
+                                           options.cost, training)
         curve = det_curve(scores[split.targets == 1], scores[split.targets == 0])
         curves[condition] = (curve.miss, curve.false_alarm)
         # Shortest round-trip digits: the ASVspoof package run on scores.txt then reproduces
@@ -85,7 +89,7 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
 
     n = len(options.conditions)
     metrics = _report(np.concatenate(all_scores), np.tile(split.targets, n), np.tile(systems, n),
-                      np.tile(speakers, n), np.tile(channels, n), threshold, options.cost)
+                      np.tile(speakers, n), np.tile(channels, n), threshold, options.cost, training)
     metrics.update(split=options.split, checkpoint=str(checkpoint), manifest=str(manifest), seed=options.seed,
                    conditions=options.conditions, calibration=calibration.as_dict(),
                    windows={"window_s": split.window_s, "hop_s": split.hop_s,
@@ -116,13 +120,44 @@ def open_split(config: Config, manifest: str | Path, options: EvaluationOptions,
     return split
 
 
+def training_names(manifest: str) -> dict:
+    """``{"training_manifest", "systems", "speakers"}``: the spoof systems and the speakers (of
+    either class) of the train split of ``manifest``, the one a checkpoint was trained on (as its
+    config recorded it: a relative path is read from the current folder). When that file cannot
+    be read, ``{"training_manifest", "error"}`` instead: what is seen is then unknown, and no
+    guess (such as the evaluated manifest's own train split) takes its place.
+    """
+    from detector.data.manifest import read_manifest
+
+    if not manifest:
+        return {"training_manifest": "", "error": "the checkpoint's config records no manifest"}
+    try:
+        rows = read_manifest(manifest, allow_outside_root=True).rows   # only the CSV is read
+    except (OSError, ValueError) as error:
+        return {"training_manifest": manifest, "error": f"cannot read it: {error}"}
+    train = [row for row in rows if row.split == "train"]
+    if not train:
+        return {"training_manifest": manifest, "error": "it has no train split"}
+    return {"training_manifest": manifest,
+            "systems": {row.system for row in train if row.label == "spoof"},
+            "speakers": {row.speaker for row in train}}
+
+
 def _report(scores: np.ndarray, targets: np.ndarray, systems: np.ndarray, speakers: np.ndarray,
-            channels: np.ndarray, threshold: float, cost: DetectionCost) -> dict:
+            channels: np.ndarray, threshold: float, cost: DetectionCost, training: dict) -> dict:
     """Metrics of one set of trials, every array of shape (n_trials,); ``channels`` are the
-    manifest's ``condition`` values ("" if none)."""
+    manifest's ``condition`` values ("" if none); ``training`` is :func:`training_names`."""
     report = classification_report(scores, targets, threshold, cost)
     report["per_system"] = per_group_metrics(scores, targets, systems, cost=cost)
     report["per_bonafide_speaker"] = per_group_metrics(scores, targets, speakers, of_class=1, cost=cost)
     if channels.any():
         report["per_manifest_condition"] = within_group_metrics(scores, targets, channels, cost)
+    report["seen_unseen"] = {"training_manifest": training["training_manifest"]}
+    if "error" in training:
+        report["seen_unseen"]["error"] = training["error"]
+    else:
+        report["seen_unseen"]["systems"] = seen_unseen_metrics(scores, targets, systems, training["systems"],
+                                                               cost=cost)
+        report["seen_unseen"]["bonafide_speakers"] = seen_unseen_metrics(scores, targets, speakers,
+                                                                         training["speakers"], of_class=1, cost=cost)
     return report

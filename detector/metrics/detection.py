@@ -261,3 +261,25 @@ def per_group_metrics(scores: np.ndarray, targets: np.ndarray, groups: np.ndarra
         bonafide, spoof = (mine, others) if of_class == 1 else (others, mine)
         result[str(group)] = detection_metrics(bonafide, spoof, cost)
     return result
+
+
+def seen_unseen_metrics(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray, seen: set[str],
+                        of_class: int = 0, cost: DetectionCost = DetectionCost()) -> dict[str, dict]:
+    """One class's trials pooled by whether their group is in ``seen`` (e.g. the spoof systems of
+    the training split), each pool against all trials of the other class.
+
+    Returns ``{"unseen": {...}, "seen": {...}}``, each ``{"names": sorted groups, **detection_metrics}``,
+    or only ``{"names": []}`` for a pool without trials. Trials whose group is "" or "-" (not
+    known) are in neither pool. ``of_class`` as in :func:`per_group_metrics`; arrays (n_trials,).
+    """
+    scores, targets, groups = np.asarray(scores, float), np.asarray(targets, int), np.asarray(groups)
+    others = scores[targets != of_class]
+    mine = (targets == of_class) & ~np.isin(groups, ["", "-"])
+    known = np.isin(groups, sorted(seen))
+    result = {}
+    for pool, inside in (("unseen", mine & ~known), ("seen", mine & known)):
+        result[pool] = {"names": sorted(set(groups[inside].tolist()))}
+        if inside.any():
+            bonafide, spoof = (scores[inside], others) if of_class == 1 else (others, scores[inside])
+            result[pool].update(detection_metrics(bonafide, spoof, cost))
+    return result

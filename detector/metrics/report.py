@@ -43,4 +43,20 @@ def format_metrics(metrics: dict) -> str:
     for heading, breakdown in groups:
         lines.append(heading)
         lines += [f"  {name:<28} {_detection(m)}" for name, m in breakdown.items()]
+    if "seen_unseen" in metrics:
+        lines.append(seen_unseen_line(metrics["seen_unseen"]))
     return "\n".join(lines)
+
+
+def seen_unseen_line(summary: dict) -> str:
+    """One line of a ``seen_unseen`` entry: the EER of the spoof systems and of the bona fide
+    speakers absent from the training split, next to that of those present."""
+    if "error" in summary:
+        return (f"unseen in training: not summarised (training manifest {summary['training_manifest']!r}: "
+                f"{summary['error']})")
+    parts = []
+    for what, key in (("spoof systems", "systems"), ("bona fide speakers", "bonafide_speakers")):
+        pools = [f"{pool} {len(summary[key][pool]['names'])} EER {100 * summary[key][pool]['eer']:.2f}%"
+                 if "eer" in summary[key][pool] else f"{pool} none" for pool in ("unseen", "seen")]
+        parts.append(f"{what}: {', '.join(pools)}")
+    return "unseen in training (each pool against all of the other class): " + "; ".join(parts)

@@ -9,8 +9,8 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_curve
 
 from detector.metrics.detection import (DetectionCost, act_dcf, classification_report, cllr, det_curve, detection_metrics,
                               equal_error_rate, interpolated_eer, min_dcf, per_group_metrics, ranked_det_curve,
-                              within_group_metrics)
-from detector.metrics.report import format_metrics
+                              seen_unseen_metrics, within_group_metrics)
+from detector.metrics.report import format_metrics, seen_unseen_line
 
 EXACT = 1e-12   # rates are ratios of trial counts: only float rounding separates two correct computations
 
@@ -299,3 +299,19 @@ def test_terminal_report_shows_every_metric_of_every_breakdown():
     for line in [line for line in text.splitlines() if line.strip().startswith(("a ", "b ", "x ", "y "))]:
         assert all(word in line for word in ("EER", "interpolated", "minDCF", "actDCF", "Cllr"))
     assert f"{100 * metrics['eer']:6.2f}%" in text and f"Cllr {metrics['cllr']:.4f} bits" in text
+
+
+def test_seen_unseen_pools_each_side_against_all_of_the_other_class_and_skips_unknown_groups():
+    scores = np.array([5.0, 6.0, 0.5, 0.0, 1.0, 5.5, 2.0])
+    targets = np.array([1, 1, 1, 0, 0, 0, 0])
+    systems = np.array(["-", "-", "-", "old", "old", "new", ""])
+    result = seen_unseen_metrics(scores, targets, systems, seen={"old", "gone"})
+    assert result["unseen"] == {"names": ["new"], **detection_metrics(scores[:3], np.array([5.5]))}
+    assert result["seen"] == {"names": ["old"], **detection_metrics(scores[:3], np.array([0.0, 1.0]))}
+    speakers = np.array(["x", "y", "-", "tts", "tts", "tts", "tts"])
+    by_speaker = seen_unseen_metrics(scores, targets, speakers, seen={"x", "y"}, of_class=1)
+    assert by_speaker["unseen"] == {"names": []}   # "-" is no speaker: in neither pool
+    assert by_speaker["seen"]["n_bonafide"] == 2 and by_speaker["seen"]["n_spoof"] == 4
+    line = seen_unseen_line({"training_manifest": "m.csv", "systems": result, "bonafide_speakers": by_speaker})
+    assert f"unseen 1 EER {100 * result['unseen']['eer']:.2f}%" in line and "bona fide speakers: unseen none" in line
+    assert "not summarised" in seen_unseen_line({"training_manifest": "m.csv", "error": "cannot read it"})
