@@ -10,61 +10,106 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+
+# The vocabulary of the fields that take one of a few words.
+FRONTENDS = ("logmel", "seed-image", "seed-thresholded", "lfcc", "cqt")
+IMAGE_FRONTENDS = ("seed-image", "seed-thresholded")
+MEL_BACKENDS = ("torchaudio", "nnaudio")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+ON_ERROR = ("fail", "skip")
+
+
+def worker_count(text: str) -> int:
+    """``--num-workers``: a count >= 0, or ``auto`` (-1, see :func:`detector.data.loader.resolve_workers`)."""
+    if text == "auto":
+        return -1
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a worker count (N >= 0 or auto)")
+    return int(text)
+
+
+def setting(default: Any, help: str, *, flag: str = "", choices: tuple[str, ...] = (),
+            parse: Callable[[str], Any] | None = None, metavar: str = "", repeatable: bool = False) -> Any:
+    """A configuration field together with what the command line needs to offer it.
+
+    Args:
+        default: the value when neither the config file nor a flag sets it.
+        help: what the field means, with its unit; the flag's help text.
+        flag: the flag's name when it is not ``--`` + the field name with dashes.
+        choices: the only valid values (checked for flags and config files alike).
+        parse: text -> value for the flag, raising ValueError (default: the field's type).
+        metavar: the flag's placeholder in help texts.
+        repeatable: the flag may be given several times; the values are joined with commas.
+    """
+    return field(default=default, metadata={"help": help, "flag": flag, "choices": choices, "parse": parse,
+                                            "metavar": metavar, "repeatable": repeatable})
 
 
 @dataclass
 class DataConfig:
-    manifest: str = ""
-    cache_dir: str = ""          # empty: $DETECTOR_CACHE or ~/.cache/detector
-    sample_rate: int = 16000     # Hz, the model's rate
-    crop_s: float = 4.0          # seconds per training/evaluation crop
-    num_workers: int = -1        # DataLoader workers; -1 = auto: min(8, CPUs) on CUDA, 0 (main process) on CPU
-    cache_on_device: bool = False  # training: whole int16 cache on the device, crops gathered there (DeviceCropLoader)
-    on_error: str = "fail"       # fail | skip: what a bad manifest row does
-    allow_outside_root: bool = False  # manifest paths may climb out of its folder with ../
-    noise_dirs: str = ""         # "TYPE=PATH,..." folders of real noise recordings (else built-in substitutes)
-    rir_dir: str = ""            # folder of measured room impulse responses (reverb:model=measured)
+    manifest: str = setting("", "manifest CSV")
+    cache_dir: str = setting("", "waveform cache folder; empty: $DETECTOR_CACHE or ~/.cache/detector")
+    sample_rate: int = setting(16000, "the model's sample rate in Hz; clips are decoded to it")
+    crop_s: float = setting(4.0, "crop length in seconds, for training and evaluation")
+    num_workers: int = setting(-1, "DataLoader worker processes; auto (-1): min(8, CPUs) on CUDA, 0 (the main "
+                                   "process) on CPU", parse=worker_count, metavar="N|auto")
+    cache_on_device: bool = setting(False, "hold the whole int16 waveform cache on the device and gather training "
+                                           "crops there (needs the cache's size in free device memory)")
+    on_error: str = setting("fail", "bad clips: stop with a list (fail) or skip, count and report them",
+                            choices=ON_ERROR)
+    allow_outside_root: bool = setting(False, "accept manifest paths that leave the manifest's folder (../x.wav)")
+    noise_dirs: str = setting("", "folder of noise recordings for TYPE (babble, cafe, street, volvo, white, ...); "
+                                  "repeatable; types without one use built-in substitutes",
+                              flag="--noise-dir", metavar="TYPE=PATH", repeatable=True)
+    rir_dir: str = setting("", "folder of measured room impulse responses (reverb:model=measured)")
 
 
 @dataclass
 class FeatureConfig:
-    frontend: str = "logmel"     # logmel | seed-image | seed-thresholded | lfcc | cqt (see detector.features)
-    backend: str = "torchaudio"  # log-mel implementation: torchaudio | nnaudio
+    frontend: str = setting("logmel", "model input: logmel, seed-image (the seed's 224 x 224 magma spectrogram "
+                                      "image, 3-channel stem), seed-thresholded (its band-thresholded variant), "
+                                      "lfcc (ASVspoof baseline, 60 x frames), cqt (log constant-Q); "
+                                      "torchaudio|nnaudio: logmel with that --mel-backend", choices=FRONTENDS)
+    backend: str = setting("torchaudio", "log-mel implementation", flag="--mel-backend", choices=MEL_BACKENDS)
     # The log-mel settings; cqt uses hop_length too. seed-image, seed-thresholded and lfcc
     # have the fixed settings of their published recipes.
-    n_fft: int = 512
-    hop_length: int = 160        # samples (10 ms at 16 kHz)
-    n_mels: int = 80
-    f_min: float = 20.0          # Hz
-    f_max: float = 0.0           # Hz; 0 means sample_rate / 2
+    n_fft: int = setting(512, "log-mel FFT size in samples")
+    hop_length: int = setting(160, "log-mel and CQT hop in samples (160 = 10 ms at 16 kHz)")
+    n_mels: int = setting(80, "log-mel bands")
+    f_min: float = setting(20.0, "log-mel lowest frequency in Hz")
+    f_max: float = setting(0.0, "log-mel highest frequency in Hz; 0 = sample_rate / 2")
 
 
 @dataclass
 class ModelConfig:
-    dropout: float = 0.3
-    pretrained: str = ""         # local torchvision resnet18 state-dict file; never downloaded
-    freeze_epochs: int = 0       # train only the head for this many epochs (with --pretrained)
-    channels_last: bool = True
+    dropout: float = setting(0.3, "dropout probability before the classifier head")
+    pretrained: str = setting("", "local torchvision resnet18 ImageNet state-dict file; never downloaded")
+    freeze_epochs: int = setting(0, "train only the head for the first N epochs (with --pretrained)")
+    channels_last: bool = setting(True, "channels-last memory layout (faster convolutions on a GPU)")
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    patience: int = 5            # epochs without validation-EER improvement before stopping
-    seed: int = 42
-    device: str = "auto"         # auto | cpu | cuda | cuda:N
-    amp: str = "auto"            # auto | bf16 | fp16 | off
-    # Training-time laundering: per clip, with probability p, one of these (see detector.launder).
-    launder: str = ("p=0.8; noise:white|pink|brown|babble|volvo|street:snr=0..20; reverb:rt60=0.2..1.0; "
-                    "resample:8000|11025|22050; lowpass:4000|5500|7000; codecsim:step=3..12:cutoff=4000..8000")
-    max_steps_per_epoch: int = 0  # 0 = the whole training split; >0 caps an epoch (smoke runs)
-    deterministic: bool = False  # deterministic kernels (CUDA); CPU runs are deterministic already
-    compile: bool = False        # torch.compile the model (slower start, faster steps on a GPU)
-    save_every_minutes: float = 10.0  # also write last.pt inside an epoch this often (for a SIGKILL); 0 = epoch ends only
+    epochs: int = setting(20, "training epochs at most")
+    batch_size: int = setting(32, "training batch size in clips")
+    lr: float = setting(1e-3, "AdamW peak learning rate (cosine schedule)")
+    weight_decay: float = setting(1e-4, "AdamW weight decay")
+    patience: int = setting(5, "early-stopping patience: epochs without validation-EER improvement")
+    seed: int = setting(42, "seed of initialisation, crops and training-time laundering")
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N")
+    amp: str = setting("auto", "mixed precision", choices=AMP_MODES)
+    launder: str = setting("p=0.8; noise:white|pink|brown|babble|volvo|street:snr=0..20; reverb:rt60=0.2..1.0; "
+                           "resample:8000|11025|22050; lowpass:4000|5500|7000; codecsim:step=3..12:cutoff=4000..8000",
+                           "training-time laundering: per clip, with probability p, one of these conditions "
+                           "(detector conditions lists them); off = none")
+    max_steps_per_epoch: int = setting(0, "cap the steps of an epoch (smoke runs); 0 = the whole training split")
+    deterministic: bool = setting(False, "deterministic kernels (on CUDA; warns about ops that have none); CPU "
+                                         "runs are deterministic already")
+    compile: bool = setting(False, "torch.compile the model (minutes of compilation first; faster steps on a GPU)")
+    save_every_minutes: float = setting(10.0, "also save last.pt inside an epoch this often, for a SIGKILL; "
+                                              "0 = at epoch ends only")
 
 
 @dataclass
@@ -115,15 +160,18 @@ _SECTIONS = tuple(f.name for f in dataclasses.fields(Config))
 
 
 def set_field(target: Any, key: str, value: Any, where: str) -> None:
-    """Set ``target.key = value`` after checking the key exists and the type matches."""
-    types = {f.name: f.type for f in dataclasses.fields(target)}
-    if key not in types:
-        raise ValueError(f"{where}: unknown key {key!r}; valid: {', '.join(types)}")
+    """Set ``target.key = value`` after checking the key exists, the type matches and the value is a valid choice."""
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    if key not in fields:
+        raise ValueError(f"{where}: unknown key {key!r}; valid: {', '.join(fields)}")
     expected = type(getattr(target, key))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ValueError(f"{where}: {key} must be {expected.__name__}, got {value!r}")
+    choices = fields[key].metadata.get("choices")
+    if choices and value not in choices:
+        raise ValueError(f"{where}: {key} must be one of {', '.join(choices)}; got {value!r}")
     setattr(target, key, value)
 
 

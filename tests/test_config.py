@@ -28,6 +28,7 @@ def test_saved_config_round_trips(tmp_path):
     ("[train]\nepoch = 1\n", "unknown key 'epoch'"),
     ('[train]\nepochs = "many"\n', "epochs must be int"),
     ("[train\n", "not valid TOML"),
+    ('[train]\namp = "fast"\n', "amp must be one of auto, bf16, fp16, off; got 'fast'"),   # the flag's choices too
 ])
 def test_bad_config_files_are_explained(tmp_path, text, message):
     (tmp_path / "bad.toml").write_text(text)

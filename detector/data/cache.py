@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -48,6 +49,8 @@ from tqdm import tqdm
 from detector.data.audio import AudioError, iter_decode
 from detector.data.manifest import Manifest
 from detector.utils.io import WriteError
+
+logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 4   # 4: Kaiser-filtered resampling, silent/constant clips refused; 3: int16 samples; 2: streamed
 PARALLEL_MIN_FILES = 200   # below this, worker start-up costs more than it saves
@@ -149,7 +152,7 @@ def load_or_build_cache(manifest: Manifest, sample_rate: int = 16000, cache_dir:
         try:
             return open_cache(folder)
         except (OSError, ValueError, KeyError) as error:
-            print(f"detector: cache {folder} is damaged ({error}); rebuilding it")
+            logger.warning(f"detector: cache {folder} is damaged ({error}); rebuilding it")
             shutil.rmtree(folder, ignore_errors=True)
     return _build(manifest, sample_rate, folder, on_error, workers)
 
@@ -286,7 +289,7 @@ def _build(manifest: Manifest, sample_rate: int, folder: Path, on_error: str,
         shutil.rmtree(staging, ignore_errors=True)
     cache = open_cache(folder)
     if problems:
-        print(f"detector: skipped {len(problems)} bad clip(s) of {len(manifest.rows)}; "
+        logger.info(f"detector: skipped {len(problems)} bad clip(s) of {len(manifest.rows)}; "
               f"listed in {folder / 'skipped.json'}")
     return cache
 

@@ -23,6 +23,7 @@ import torch
 
 from detector.data.cache import WaveformCache
 from detector.data.loader import CropDataset, to_float, training_order
+from detector.utils.errors import UserError
 
 UPLOAD_CHUNK = 1 << 26   # samples copied to the device at a time: bounds the host memory of an upload
 
@@ -31,7 +32,7 @@ def upload_samples(cache: WaveformCache, device: torch.device) -> torch.Tensor:
     """``cache.samples`` as one ``(total_samples,)`` tensor on ``device``, in the stored dtype.
 
     On CUDA the free device memory (``torch.cuda.mem_get_info``) is checked first: a cache that
-    does not fit raises a RuntimeError naming both sizes. Upload once per run and pass the
+    does not fit raises a :class:`~detector.utils.errors.UserError` naming both sizes. Upload once per run and pass the
     tensor to every epoch's :class:`DeviceCropLoader`; the model and its activations need the
     device memory that is left.
     """
@@ -39,7 +40,7 @@ def upload_samples(cache: WaveformCache, device: torch.device) -> torch.Tensor:
     if device.type == "cuda":
         free, total = torch.cuda.mem_get_info(device)
         if samples.nbytes > free:
-            raise RuntimeError(
+            raise UserError(
                 f"--cache-on-device: the waveform cache {cache.folder} needs {_size(samples.nbytes)} on {device}, "
                 f"which has {_size(free)} free of {_size(total)}; train without --cache-on-device "
                 "(the DataLoader path reads the cache from disk)")

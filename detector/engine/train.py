@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import os
 import signal
@@ -43,6 +44,8 @@ from detector.metrics.detection import equal_error_rate
 from detector.models.detector import Detector
 from detector.utils.runtime import Precision, resolve_device, seed_everything, step_seeds
 from detector.engine.scoring import score_loader
+
+logger = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_eer", "val_loss", "lr", "seconds", "backbone_frozen",
                    "nonfinite_steps")
@@ -487,7 +490,7 @@ def _make_deterministic(device: torch.device) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     if device.type == "cuda":
-        print("detector: --deterministic: PyTorch will warn about each operation it runs without a "
+        logger.info("detector: --deterministic: PyTorch will warn about each operation it runs without a "
               "deterministic implementation (those results may still vary between runs)")
 
 
@@ -499,8 +502,9 @@ def _where(position: EpochPosition | None, state: TrainState) -> str:
 
 
 def _log(context: Distributed, message: str) -> None:
+    """Progress, from the main process only (every rank would repeat it)."""
     if context.is_main:
-        print(message)
+        logger.info(message)
 
 
 def _binary_cross_entropy(scores: np.ndarray, targets: np.ndarray) -> float:

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import torch
 
-from detector.config import FeatureConfig
+from detector.config import FRONTENDS, IMAGE_FRONTENDS, FeatureConfig
 
 from .cqt import LogCQT
 from .lfcc import LFCC
 from .logmel import LOG_FLOOR, MEL_BACKENDS, LogMel, mel_power
 from .seed_image import SeedImage, image_uint8
-
-FRONTENDS = ("logmel", "seed-image", "seed-thresholded", "lfcc", "cqt")
-IMAGE_FRONTENDS = ("seed-image", "seed-thresholded")
 
 __all__ = ["FRONTENDS", "IMAGE_FRONTENDS", "LFCC", "LOG_FLOOR", "MEL_BACKENDS", "LogCQT", "LogMel", "SeedImage",
            "build_frontend", "image_uint8", "mel_power"]

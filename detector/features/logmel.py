@@ -8,13 +8,12 @@ from __future__ import annotations
 import torch
 import torchaudio
 
-from detector.config import FeatureConfig
+from detector.config import MEL_BACKENDS, FeatureConfig
 from detector.utils.runtime import float32_region
 
 from .common import check_waveform, standardise
 
 LOG_FLOOR = 1e-10          # power floor before the log (-100 dB)
-MEL_BACKENDS = ("torchaudio", "nnaudio")
 
 
 def mel_power(backend: str, sample_rate: int, config: FeatureConfig) -> torch.nn.Module:

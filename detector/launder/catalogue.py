@@ -10,7 +10,8 @@ Grammar: ``family[:arg][:key=value]...``
   example) or alternatives ``8000|11025`` (one drawn per example); a word value
   (the noise type) is a word or alternatives ``white|pink``.
 
-A CLI flag, a config file and an ablation grid all use these strings.
+A CLI flag, a config file and an ablation grid all use these strings. The grammar's text, the
+study's conditions and ``expand_conditions`` live in :mod:`.language`, which imports no torch.
 """
 
 from __future__ import annotations
@@ -20,36 +21,9 @@ import math
 from . import families  # noqa: F401  (importing the package registers every family)
 from .attacks import Attack
 from .banks import LaunderBanks
-from .registry import FAMILIES, VALUE_GRAMMAR, NumberKey, Value, WordKey
+from .language import CATALOGUE_ALL, STUDY_CONDITIONS, VALUE_GRAMMAR, expand_conditions  # noqa: F401  (re-exported)
+from .registry import FAMILIES, NumberKey, Value, WordKey
 from .sampling import Choice, Uniform
-
-# The laundered ASVspoof 2019 LA study's 29 conditions (Ali et al., 2024), by family, plus clean.
-# Reverb is the study's room by its recipe (model=study, the default for fixed RT60s); noise
-# SNRs are drawn from [s, s + 0.5] dB as in the study.
-STUDY_CONDITIONS: tuple[str, ...] = (
-    *(f"reverb:rt60={rt60}" for rt60 in ("0.3", "0.6", "0.9")),
-    *(f"noise:{kind}:snr={snr}..{snr}.5" for kind in ("babble", "cafe", "street", "volvo", "white")
-      for snr in (0, 10, 20)),
-    *(f"resample:{rate}" for rate in (8000, 11025, 22050, 44100)),
-    *(f"mp3:{rate}k" for rate in (16, 64, 128, 196, 256, 320)),
-    "lowpass:7000",
-)
-CATALOGUE_ALL: tuple[str, ...] = ("clean", *STUDY_CONDITIONS)
-
-
-def expand_conditions(text: str | list[str]) -> list[str]:
-    """``"all"`` -> :data:`CATALOGUE_ALL`; ``"study"`` -> the 29 without clean; else a comma-separated list."""
-    items = text if isinstance(text, list) else [text]
-    out: list[str] = []
-    for item in items:
-        for part in (p.strip() for p in item.split(",")):
-            if part == "all":
-                out += CATALOGUE_ALL
-            elif part == "study":
-                out += STUDY_CONDITIONS
-            elif part:
-                out.append(part)
-    return list(dict.fromkeys(out))
 
 
 def describe_families() -> str:

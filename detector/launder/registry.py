@@ -21,8 +21,6 @@ from .attacks import Attack
 from .banks import LaunderBanks
 from .sampling import Choice, Uniform
 
-VALUE_GRAMMAR = "a number '10', a range 'lo..hi' (uniform per example) or alternatives 'a|b|c' (one per example)"
-
 
 @dataclass(frozen=True)
 class NumberKey:

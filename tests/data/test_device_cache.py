@@ -11,6 +11,7 @@ from detector.data import CropDataset, DeviceCropLoader, load_or_build_cache, ma
 from detector.data.cache import open_cache
 from detector.data.corpora import folder_corpus as corpus_rows
 from detector.data.loader import to_device
+from detector.utils.errors import UserError
 
 CPU = torch.device("cpu")
 
@@ -74,7 +75,7 @@ def test_a_version_2_float32_cache_gathers_the_same_batches(corpus, tmp_path):
 def test_a_cache_larger_than_free_device_memory_is_refused_naming_both_sizes(corpus, monkeypatch):
     manifest, cache = corpus
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1000, 80 * 2**30))
-    with pytest.raises(RuntimeError, match=rf"needs 0\.00 GiB \({cache.samples.nbytes} bytes\) on cuda:0, "
+    with pytest.raises(UserError, match=rf"needs 0\.00 GiB \({cache.samples.nbytes} bytes\) on cuda:0, "
                                            r"which has 0\.00 GiB \(1000 bytes\) free of 80\.00 GiB"):
         upload_samples(cache, torch.device("cuda:0"))
 

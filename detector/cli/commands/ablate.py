@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from detector.cli.commands.common import add_scoring_flags, evaluation_options
+from detector.cli.commands.common import add_conditions_flag, add_scoring_flags, evaluation_options
 
 
 def register(commands) -> None:
     parser = commands.add_parser("ablate", help="evaluate checkpoints under many laundering conditions")
     parser.add_argument("--checkpoint", nargs="+", required=True, dest="checkpoints", help="one or more checkpoints")
-    parser.add_argument("--conditions", nargs="+", default=["all"],
-                        help="conditions (space- or comma-separated); 'all' = clean + the study's 29, 'study' = the 29")
+    add_conditions_flag(parser, default="all")
     parser.add_argument("--out", required=True, help="folder for ablation.{csv,json,md}, the heatmap and cells/")
     add_scoring_flags(parser)
 
@@ -19,6 +18,6 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> None:
     from detector.engine.ablate import ablate
 
-    ablate(args.checkpoints, args.manifest, args.out, evaluation_options(args, args.conditions))
+    ablate(args.checkpoints, args.manifest, args.out, evaluation_options(args))
     print((Path(args.out) / "ablation.md").read_text())
     print(f"wrote {args.out}/ablation.csv, ablation.json, ablation.md, ablation_eer.png")

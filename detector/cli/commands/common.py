@@ -1,96 +1,173 @@
-"""Flags and configuration resolution shared by several subcommands."""
+"""Flags and configuration resolution shared by several subcommands.
+
+The configuration flags are generated from :mod:`detector.config`: each field's ``setting``
+carries its help text, choices and flag name, so a field is written once. Flags left unset keep
+the config file's value (argparse default ``None``); their help shows the value they would keep.
+"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from collections.abc import Iterable
 
-from detector.config import Config, set_field
+from detector.config import AMP_MODES, MEL_BACKENDS, Config, TrainConfig, set_field
 
-# CLI flag -> (config section, key). Flags left unset keep the config file's value.
-OVERRIDES = {
-    "manifest": ("data", "manifest"), "rir_dir": ("data", "rir_dir"), "cache_dir": ("data", "cache_dir"), "on_error": ("data", "on_error"),
-    "allow_outside_root": ("data", "allow_outside_root"),
-    "crop_s": ("data", "crop_s"), "num_workers": ("data", "num_workers"), "cache_on_device": ("data", "cache_on_device"),
-    "frontend": ("features", "frontend"), "mel_backend": ("features", "backend"),
-    "pretrained": ("model", "pretrained"), "freeze_epochs": ("model", "freeze_epochs"),
-    "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
-    "seed": ("train", "seed"), "device": ("train", "device"), "amp": ("train", "amp"),
-    "launder": ("train", "launder"), "patience": ("train", "patience"),
-    "max_steps_per_epoch": ("train", "max_steps_per_epoch"), "deterministic": ("train", "deterministic"),
-}
+# The [data] fields of every command that reads a manifest, and those saying where noises and
+# impulse responses come from, for the commands that launder.
+DATA_ACCESS = ("manifest", "cache_dir", "on_error", "allow_outside_root")
+BANKS = ("noise_dirs", "rir_dir")
+# --frontend torchaudio|nnaudio is the older spelling of --frontend logmel --mel-backend X.
+OLD_FRONTEND_SPELLINGS = MEL_BACKENDS
+AGGREGATES = ("mean", "max", "min")   # detector.data.loader.AGGREGATES, named here without importing torch
+
+
+def _flag(field: dataclasses.Field) -> str:
+    return field.metadata["flag"] or "--" + field.name.replace("_", "-")
+
+
+def _dest(field: dataclasses.Field) -> str:
+    return _flag(field)[2:].replace("-", "_")
+
+
+def _config_fields(config: Config) -> Iterable[tuple[str, dataclasses.Field, object]]:
+    """``(section, field, value in config)`` for every configuration field."""
+    for section in dataclasses.fields(config):
+        target = getattr(config, section.name)
+        for field in dataclasses.fields(target):
+            yield section.name, field, getattr(target, field.name)
+
+
+def _flag_type(field: dataclasses.Field, default: object):
+    """Text -> value for a field's flag: its ``parse`` (a ValueError becomes argparse's message) or its type."""
+    parse = field.metadata["parse"]
+    if parse is None:
+        return type(default)
+
+    def parse_flag(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    parse_flag.__name__ = parse.__name__
+    return parse_flag
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _add_config_flag(group, field: dataclasses.Field, default: object, required: bool = False) -> None:
+    help_text = field.metadata["help"]
+    if default != "":
+        help_text += f" (default: {_shown(default)})"
+    options = {"dest": _dest(field), "help": help_text, "required": required}
+    if field.metadata["metavar"]:
+        options["metavar"] = field.metadata["metavar"]
+    if isinstance(default, bool):
+        group.add_argument(_flag(field), action=argparse.BooleanOptionalAction, **options)
+    elif field.metadata["repeatable"]:
+        group.add_argument(_flag(field), action="append", **options)
+    else:
+        choices = field.metadata["choices"]
+        if field.name == "frontend":
+            choices += OLD_FRONTEND_SPELLINGS
+        group.add_argument(_flag(field), type=_flag_type(field, default), choices=choices or None, **options)
+
+
+def add_config_flags(parser: argparse.ArgumentParser, keys: Iterable[str] | None = None,
+                     base: Config | None = None, required: Iterable[str] = ()) -> None:
+    """One flag per configuration field (``keys``: only those fields; default all, grouped by
+    section). ``base`` supplies the defaults the help shows; ``required`` names required flags."""
+    keys, required = (None if keys is None else set(keys)), set(required)
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for section, field, default in _config_fields(base or Config()):
+        if keys is not None and field.name not in keys:
+            continue
+        if keys is None and section not in groups:
+            groups[section] = parser.add_argument_group(f"[{section}] settings (also in a --config file)")
+        _add_config_flag(groups.get(section, parser), field, default, field.name in required)
 
 
 def resolve_config(args: argparse.Namespace, base: Config | None = None) -> Config:
     """Defaults (or ``base``) <- ``--config`` TOML file <- flags given on the command line."""
     config = Config.from_toml(args.config) if getattr(args, "config", None) else (base or Config())
-    for flag, (section, key) in OVERRIDES.items():
-        value = getattr(args, flag, None)
+    given: dict[tuple[str, str], tuple[str, object]] = {}
+    for section, field, _ in _config_fields(config):
+        value = getattr(args, _dest(field), None)
         if value is not None:
-            set_field(getattr(config, section), key, value, f"--{flag.replace('_', '-')}")
-    if getattr(args, "frontend", None) in ("torchaudio", "nnaudio"):   # the older spelling: log-mel by backend
-        if getattr(args, "mel_backend", None) not in (None, args.frontend):
-            raise ValueError(f"--frontend {args.frontend} means --frontend logmel --mel-backend {args.frontend}; "
-                             f"it contradicts --mel-backend {args.mel_backend}")
-        config.features.frontend, config.features.backend = "logmel", args.frontend
-    if getattr(args, "noise_dir", None):
-        config.data.noise_dirs = ",".join(args.noise_dir)
+            given[section, field.name] = _flag(field), ",".join(value) if field.metadata["repeatable"] else value
+    frontend = given.get(("features", "frontend"), (None, None))[1]
+    if frontend in OLD_FRONTEND_SPELLINGS:
+        backend = given.get(("features", "backend"), (None, frontend))[1]
+        if backend != frontend:
+            raise ValueError(f"--frontend {frontend} means --frontend logmel --mel-backend {frontend}; "
+                             f"it contradicts --mel-backend {backend}")
+        given["features", "frontend"] = "--frontend", "logmel"
+        given["features", "backend"] = "--frontend", frontend
+    for (section, key), (flag, value) in given.items():
+        set_field(getattr(config, section), key, value, flag)
     return config
 
 
-def add_training_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="TOML configuration file; flags override it")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"])
-    parser.add_argument("--launder", help='training laundering chain, e.g. "p=0.8; noise:white:snr=0..20"; "off"')
-    parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    parser.add_argument("--crop-s", type=float, help="crop length in seconds")
-    from detector.features import FRONTENDS, MEL_BACKENDS
-
-    parser.add_argument("--frontend", choices=FRONTENDS + MEL_BACKENDS,
-                        help="model input: logmel (default), seed-image (the seed's 224 x 224 magma spectrogram "
-                             "image, 3-channel stem), seed-thresholded (its band-thresholded variant), lfcc "
-                             "(ASVspoof baseline, 60 x frames), cqt (log constant-Q); torchaudio|nnaudio: logmel "
-                             "with that --mel-backend")
-    parser.add_argument("--mel-backend", choices=MEL_BACKENDS, help="log-mel implementation (default torchaudio)")
-    parser.add_argument("--pretrained", help="local torchvision resnet18 ImageNet state-dict file")
-    parser.add_argument("--freeze-epochs", type=int, help="train only the head for the first N epochs")
-    parser.add_argument("--max-steps-per-epoch", type=int, help="cap the steps of an epoch (smoke runs)")
-    parser.add_argument("--num-workers", type=_worker_count, metavar="N|auto",
-                        help="DataLoader worker processes (default auto: min(8, CPUs) on CUDA, 0 on CPU)")
-    parser.add_argument("--cache-on-device", action="store_const", const=True,
-                        help="hold the whole int16 waveform cache on the device and gather training crops there "
-                             "(needs the cache's size in free device memory)")
-    parser.add_argument("--deterministic", action="store_const", const=True,
-                        help="deterministic kernels (on CUDA; warns about ops that have none)")
+def add_training_flags(parser: argparse.ArgumentParser, base: Config | None = None) -> None:
+    """``--config``, one flag per configuration field (help defaults from ``base``) and ``--resume``."""
+    parser.add_argument("--config", help="TOML configuration file ([data], [features], [model], [train] tables, "
+                                         "as a run's config.toml); flags override it")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-
-
-def _worker_count(text: str) -> int:
-    """``--num-workers``: a count >= 0, or ``auto`` (-1, see :func:`detector.data.loader.resolve_workers`)."""
-    if text == "auto":
-        return -1
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a worker count (N >= 0 or auto)")
-    return int(text)
+    add_config_flags(parser, base=base)
 
 
 def add_data_flags(parser: argparse.ArgumentParser, manifest_required: bool) -> None:
-    parser.add_argument("--manifest", required=manifest_required, help="manifest CSV")
-    parser.add_argument("--cache-dir", help="waveform cache folder (default $DETECTOR_CACHE or ~/.cache/detector)")
-    parser.add_argument("--on-error", choices=["fail", "skip"],
-                        help="bad clips: stop with a list (fail, default) or skip, count and report them")
-    parser.add_argument("--allow-outside-root", action="store_const", const=True,
-                        help="accept manifest paths that leave the manifest's folder (../x.wav)")
+    add_config_flags(parser, DATA_ACCESS, required=["manifest"] if manifest_required else [])
 
 
 def add_bank_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--noise-dir", action="append", metavar="TYPE=PATH",
-                        help="folder of noise recordings for TYPE (babble, cafe, street, volvo, white, ...); "
-                             "repeatable; types without one use built-in substitutes")
-    parser.add_argument("--rir-dir", help="folder of measured room impulse responses (reverb:model=measured)")
+    add_config_flags(parser, BANKS)
+
+
+def add_device_flags(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--amp`` of the scoring commands, described as in the configuration."""
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    parser.add_argument("--device", default="auto", help=fields["device"].metadata["help"])
+    parser.add_argument("--amp", default="auto", choices=AMP_MODES,
+                        help="mixed precision; auto = float32 when scoring, so scores do not depend on speed")
+
+
+def add_conditions_flag(parser: argparse.ArgumentParser, default: str | None = None, deprecated_alias: str = "") \
+        -> None:
+    """``--conditions``, the same in every subcommand: repeatable, each value comma- (or space-) separated.
+
+    ``default`` (e.g. ``"clean"``) applies when the flag is not given; without one it is required.
+    ``deprecated_alias`` is an older flag name that still works, hidden from the help.
+    """
+    help_text = ("laundering conditions, e.g. clean,noise:white:snr=10 --conditions reverb:rt60=0.6; "
+                 "all = clean + the study's 29, study = the 29; 'detector conditions' explains the grammar")
+    if default:
+        help_text += f" (default: {default})"
+    parser.add_argument("--conditions", action="extend", nargs="+", required=default is None, metavar="CONDITION",
+                        help=help_text)
+    if deprecated_alias:
+        parser.add_argument(deprecated_alias, action=_DeprecatedExtend, dest="conditions", help=argparse.SUPPRESS)
+    parser.set_defaults(conditions_default=default)
+
+
+class _DeprecatedExtend(argparse.Action):
+    """An old spelling of ``--conditions``: extends the same list and says it is deprecated on stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import logging
+
+        logging.getLogger("detector").warning("%s is deprecated; use --conditions (same syntax)", option_string)
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), values])
+
+
+def conditions_of(args: argparse.Namespace) -> list[str]:
+    """The condition strings ``--conditions`` named (``all``/``study`` expanded), or its default's."""
+    from detector.launder.language import expand_conditions
+
+    return expand_conditions(args.conditions or [args.conditions_default])
 
 
 def corpus_and_banks(args: argparse.Namespace):
@@ -107,7 +184,7 @@ def add_window_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-s", type=float, default=0.0,
                         help="sliding-window length in seconds (default: the model's training crop)")
     parser.add_argument("--hop-s", type=float, default=0.0, help="window hop in seconds (default: half a window)")
-    parser.add_argument("--aggregate", choices=["mean", "max"], default="mean",
+    parser.add_argument("--aggregate", choices=AGGREGATES, default="mean",
                         help="how a clip's window scores combine")
 
 
@@ -118,10 +195,9 @@ def window_settings(args: argparse.Namespace):
 
 def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of the commands that score a manifest's split under conditions (evaluate, ablate)."""
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="the manifest split to score")
+    parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size in windows")
+    add_device_flags(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the conditions' random parameters")
     parser.add_argument("--dcf-c-miss", type=float, default=1.0, help="minDCF cost of a miss (bona fide rejected)")
     parser.add_argument("--dcf-c-fa", type=float, default=10.0, help="minDCF cost of a false alarm (spoof accepted)")
@@ -131,15 +207,14 @@ def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
     add_data_flags(parser, manifest_required=True)
 
 
-def evaluation_options(args: argparse.Namespace, conditions: list[str]):
+def evaluation_options(args: argparse.Namespace):
     """The :class:`~detector.engine.evaluate.EvaluationOptions` of a scoring command's flags."""
     from detector.engine.evaluate import EvaluationOptions
-    from detector.launder import expand_conditions
     from detector.metrics.detection import DetectionCost
 
+    data = resolve_config(args).data
     return EvaluationOptions(
-        split=args.split, conditions=expand_conditions(conditions), device=args.device, batch_size=args.batch_size,
-        amp=args.amp, seed=args.seed, cache_dir=args.cache_dir or "", on_error=args.on_error or "fail",
-        noise_dirs=",".join(args.noise_dir or []), rir_dir=args.rir_dir or "", windows=window_settings(args),
-        allow_outside_root=bool(args.allow_outside_root),
+        split=args.split, conditions=conditions_of(args), device=args.device, batch_size=args.batch_size,
+        amp=args.amp, seed=args.seed, cache_dir=data.cache_dir, on_error=data.on_error, noise_dirs=data.noise_dirs,
+        rir_dir=data.rir_dir, windows=window_settings(args), allow_outside_root=data.allow_outside_root,
         cost=DetectionCost(args.dcf_c_miss, args.dcf_c_fa, args.dcf_p_spoof))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from detector.cli.commands import evaluate as evaluate_command
 from detector.cli.commands import train as train_command
-from detector.cli.commands.common import add_data_flags, add_training_flags, resolve_config
+from detector.cli.commands.common import add_training_flags, resolve_config
+from detector.data.demo import demo_config
 
 CONDITIONS = ["clean", "noise:white:snr=10", "reverb:rt60=0.6", "resample:8000"]
 
@@ -14,12 +15,11 @@ CONDITIONS = ["clean", "noise:white:snr=10", "reverb:rt60=0.6", "resample:8000"]
 def register(commands) -> None:
     parser = commands.add_parser("demo", help="train and evaluate on the built-in demo corpus")
     parser.add_argument("--out", default="runs/demo", help="folder for the run, checkpoints and reports")
-    add_training_flags(parser)
-    add_data_flags(parser, manifest_required=False)
+    add_training_flags(parser, base=demo_config())
 
 
 def run(args: argparse.Namespace) -> None:
-    from detector.data.demo import demo_config, demo_manifest
+    from detector.data.demo import demo_manifest
 
     out = Path(args.out)
     args.manifest = args.manifest or str(demo_manifest())

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli.commands.common import add_scoring_flags, evaluation_options
+from detector.cli.commands.common import add_conditions_flag, add_scoring_flags, evaluation_options
 
 
 def register(commands) -> None:
     parser = commands.add_parser("evaluate", help="evaluate a checkpoint")
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--checkpoint", required=True, help="checkpoint to evaluate (RUN/best.pt)")
     parser.add_argument("--out", required=True, help="folder for metrics.json, scores.txt, plots")
-    parser.add_argument("--condition", action="append", dest="conditions",
-                        help="laundering condition (repeatable or comma-separated), e.g. noise:white:snr=10; "
-                             "'all' = clean + the study's 29; default clean")
+    add_conditions_flag(parser, default="clean", deprecated_alias="--condition")
     add_scoring_flags(parser)
 
 
@@ -28,7 +26,7 @@ def run(args: argparse.Namespace) -> dict:
     from detector.engine.evaluate import evaluate
     from detector.metrics.report import format_metrics
 
-    metrics = evaluate(args.checkpoint, args.manifest, args.out, evaluation_options(args, args.conditions or ["clean"]))
+    metrics = evaluate(args.checkpoint, args.manifest, args.out, evaluation_options(args))
     print(format_metrics(metrics))
     print(f"wrote {args.out}/metrics.json, {args.out}/scores.txt, {args.out}/confusion_matrix.png, "
           f"{args.out}/det_roc.png")

@@ -6,7 +6,7 @@ import argparse
 
 def register(commands) -> None:
     parser = commands.add_parser("export", help="export a checkpoint as TorchScript or ONNX (front-end included)")
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--checkpoint", required=True, help="checkpoint to export (RUN/best.pt)")
     parser.add_argument("--format", required=True, choices=["torchscript", "onnx"])
     parser.add_argument("--out", required=True, help="file to write (.pt for TorchScript, .onnx for ONNX)")
 

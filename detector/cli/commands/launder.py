@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli.commands.common import add_bank_flags, add_data_flags, corpus_and_banks
+from detector.cli.commands.common import (add_bank_flags, add_conditions_flag, add_data_flags, conditions_of,
+                                          corpus_and_banks)
 
 
 def register(commands) -> None:
@@ -11,8 +12,7 @@ def register(commands) -> None:
                                  description="Apply laundering conditions to whole clips and write 32-bit float WAV files, "
                                              "protocol.csv and manifest.csv. 'all' is the laundered-ASVspoof "
                                              "study's 29 conditions plus clean.")
-    parser.add_argument("--conditions", required=True,
-                        help="comma-separated conditions, 'all' or 'study', e.g. 'clean,noise:white:snr=10'")
+    add_conditions_flag(parser)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--split", choices=["train", "val", "test"], help="only this split (default: every row)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the conditions' random parameters")
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> dict:
 
     manifest, cache, banks = corpus_and_banks(args)
     rows = manifest.split(args.split) if args.split else None
-    result = export(manifest, cache, args.conditions, args.out, rows=rows, seed=args.seed,
+    result = export(manifest, cache, conditions_of(args), args.out, rows=rows, seed=args.seed,
                     banks=banks)
     print(f"wrote {result['files']} files, {result['protocol']} and {result['manifest']}")
     return result

@@ -5,19 +5,18 @@ import argparse
 import json
 import sys
 
-from detector.cli.commands.common import add_window_flags, window_settings
+from detector.cli.commands.common import add_device_flags, add_window_flags, window_settings
 
 
 def register(commands) -> None:
     parser = commands.add_parser("predict", help="score audio files or folders (recursively)")
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--checkpoint", required=True, help="checkpoint to score with (RUN/best.pt)")
     parser.add_argument("paths", nargs="+", help="audio files and/or folders")
     parser.add_argument("--out", help="write CSV (.csv) or JSON lines (.jsonl) here instead of printing")
     parser.add_argument("--threshold-probability", type=float, default=0.5,
                         help="label bona fide when the calibrated probability is at least this")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
-    parser.add_argument("--batch-size", type=int, default=64)
+    add_device_flags(parser)
+    parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size in windows")
     parser.add_argument("--on-error", choices=["fail", "skip"], default="fail",
                         help="unreadable files: stop (fail) or skip, count and list them")
     add_window_flags(parser)

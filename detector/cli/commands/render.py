@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli.commands.common import add_bank_flags, add_data_flags, corpus_and_banks
+from detector.cli.commands.common import (add_bank_flags, add_conditions_flag, add_data_flags, conditions_of,
+                                          corpus_and_banks)
+from detector.config import IMAGE_FRONTENDS
 
 
 def register(commands) -> None:
-    from detector.features import IMAGE_FRONTENDS
-
     parser = commands.add_parser("render", help="spectrogram PNGs: clean vs laundered")
-    parser.add_argument("--conditions", required=True, help="comma-separated conditions, 'all' or 'study'")
+    add_conditions_flag(parser)
     parser.add_argument("--n", type=int, default=8, help="number of clips (spread over the manifest)")
     parser.add_argument("--out", required=True, help="output folder for the PNGs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the conditions' random parameters")
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> list:
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
     manifest, cache, banks = corpus_and_banks(args)
-    paths = render(manifest, cache, args.conditions, args.out, n=args.n, seed=args.seed, banks=banks,
+    paths = render(manifest, cache, conditions_of(args), args.out, n=args.n, seed=args.seed, banks=banks,
                    frontend=args.frontend or "")
     print(f"wrote {len(paths)} PNGs to {args.out}")
     return paths
