@@ -27,8 +27,15 @@ AUTO_WORKERS = -1   # num_workers value meaning: min(8, usable CPUs) on CUDA, 0 
 MAX_AUTO_WORKERS = 8
 
 
+AGGREGATES = ("mean", "max", "min")   # how a clip's window scores combine (aggregate_windows)
+
+
 def crop_or_repeat(wave: np.ndarray, length: int, start: int) -> np.ndarray:
-    """``length`` samples of ``wave`` from ``start``; a shorter clip is repeated to fill it."""
+    """``length`` samples of ``wave`` from ``start``; a shorter clip is repeated to fill it.
+
+    The host-side twin of :func:`gather_windows` (both read ``wave[(start + j) % len(wave)]``),
+    kept because it slices a memory-mapped clip without reading the rest of it.
+    """
     if wave.shape[0] >= length:
         return wave[start:start + length]
     repeats = -(-length // wave.shape[0])
@@ -96,16 +103,29 @@ def _repeat_count(manifest: Manifest, row: int) -> int:
     return int(text)
 
 
-def window_starts(length: int, window: int, hop: int) -> np.ndarray:
-    """Start samples of windows covering a clip of ``length`` samples every ``hop`` samples.
+def window_starts(length: int, window: int, hop: int) -> torch.Tensor:
+    """Start samples ``(n_windows,)`` int64 of windows covering a clip of ``length`` samples every ``hop``.
 
     The last window is aligned to the clip's end so the tail is scored too; a clip shorter
-    than one window gets a single window (repeated to fill it).
+    than one window gets a single window (repeated to fill it). Written as a closed form of
+    ``length`` (no branch on data), so the exported model (:mod:`detector.engine.export`)
+    traces, scripts and exports to ONNX with this same function and a symbolic length.
     """
-    if length <= window:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, length - window + 1, hop, dtype=np.int64)
-    return starts if starts[-1] == length - window else np.append(starts, length - window)
+    spare = max(length - window, 0)
+    count = (spare + hop - 1) // hop + 1
+    return torch.clamp(torch.arange(count) * hop, max=spare)
+
+
+def gather_windows(wave: torch.Tensor, starts: torch.Tensor, window: int) -> torch.Tensor:
+    """Windows ``(..., n_windows, window)`` of ``wave`` ``(..., time)`` starting at ``starts`` ``(n_windows,)``.
+
+    Sample ``j`` of a window is ``wave[..., (start + j) % time]``: a clip shorter than the window
+    is repeated to fill it, as :func:`crop_or_repeat` does. The modulus is a tensor, not a
+    Python int, because the ONNX exporter cannot take the remainder by a symbolic size.
+    """
+    time = torch.full((), wave.shape[-1], dtype=torch.long, device=wave.device)
+    positions = torch.remainder(starts.to(wave.device)[:, None] + torch.arange(window, device=wave.device), time)
+    return wave.index_select(-1, positions.flatten()).reshape(wave.shape[:-1] + positions.shape)
 
 
 class WindowDataset(Dataset):
@@ -125,7 +145,7 @@ class WindowDataset(Dataset):
         rows = np.asarray(rows, dtype=np.int64)
         self.rows = rows[cache.offsets[rows] >= 0]
         self.targets = np.array([manifest.rows[r].target for r in self.rows.tolist()], dtype=np.int64)
-        starts = [window_starts(int(cache.lengths[r]), window, hop) for r in self.rows]
+        starts = [window_starts(int(cache.lengths[r]), window, hop).numpy() for r in self.rows]
         self.clip_of_window = np.repeat(np.arange(len(self.rows)), [len(s) for s in starts])
         self.starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
 
@@ -140,15 +160,19 @@ class WindowDataset(Dataset):
 
 def aggregate_windows(window_scores: np.ndarray, clip_of_window: np.ndarray, n_clips: int,
                       how: str = "mean") -> np.ndarray:
-    """Per-clip scores ``(n_clips,)`` from window scores: their ``mean`` or ``max``."""
+    """Per-clip scores ``(n_clips,)`` from window scores ``(n_windows,)``: their ``mean``, ``max`` or ``min``.
+
+    ``min`` is the clip's least bona fide window: one spliced-in spoofed stretch of a partially
+    spoofed clip decides its score instead of being averaged away.
+    """
     if how == "mean":
         sums = np.bincount(clip_of_window, weights=window_scores, minlength=n_clips)
         return sums / np.bincount(clip_of_window, minlength=n_clips)
-    if how == "max":
-        result = np.full(n_clips, -np.inf)
-        np.maximum.at(result, clip_of_window, window_scores)
+    if how in ("max", "min"):
+        result = np.full(n_clips, -np.inf if how == "max" else np.inf)
+        (np.maximum if how == "max" else np.minimum).at(result, clip_of_window, window_scores)
         return result
-    raise ValueError(f"window aggregation {how!r}: valid values are mean, max")
+    raise ValueError(f"window aggregation {how!r}: valid values are {', '.join(AGGREGATES)}")
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> np.ndarray:

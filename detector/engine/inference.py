@@ -1,6 +1,6 @@
 """Scoring a user's own audio: ``load_detector(path).predict(waveform, sample_rate)``.
 
-Any length (sliding windows, scores averaged or maxed), any sample rate and channel count
+Any length (sliding windows, scores averaged, maxed or minned), any sample rate and channel count
 (mixed down and resampled to the model's rate), batched on the GPU when present.
 """
 from __future__ import annotations
@@ -44,8 +44,7 @@ class LoadedDetector:
                  amp: str = "auto", threshold_probability: float = 0.5):
         windows = windows or WindowSettings()
         self.model, self.sample_rate, self.calibration, self.device = model, sample_rate, calibration, device
-        self.window = round((windows.window_s or window_s) * sample_rate)
-        self.hop = round((windows.hop_s or (windows.window_s or window_s) / 2) * sample_rate)
+        self.window, self.hop = windows.samples(window_s, sample_rate)
         self.aggregate, self.batch_size = windows.aggregate, batch_size
         self.precision = Precision.for_scoring(amp, device)
         self.threshold = calibration.threshold(threshold_probability)
@@ -88,7 +87,7 @@ class LoadedDetector:
 
     @torch.no_grad()
     def _predict_many(self, waves: list[np.ndarray], names: list[str]) -> list[Prediction]:
-        starts = [window_starts(len(w), self.window, self.hop) for w in waves]
+        starts = [window_starts(len(w), self.window, self.hop).numpy() for w in waves]
         clip_of_window = np.repeat(np.arange(len(waves)), [len(s) for s in starts])
         windows = [(clip, int(start)) for clip, clip_starts in enumerate(starts) for start in clip_starts]
         scores = []

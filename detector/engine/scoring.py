@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from detector.config import DataConfig
 from detector.data import ManifestRow, load_corpus, make_loader
-from detector.data.loader import WindowDataset, aggregate_windows, to_device
+from detector.data.loader import WindowDataset, aggregate_windows, gather_windows, to_device
 from detector.launder import Identity, parse_condition
 from detector.launder.clips import launder_clip
 from detector.launder.banks import corpus_banks
@@ -52,7 +52,16 @@ def score_loader(models: Sequence[Detector], loader: Iterable, device: torch.dev
 class WindowSettings:
     window_s: float = 0.0      # seconds; 0 = the model's training crop length
     hop_s: float = 0.0         # seconds; 0 = half a window
-    aggregate: str = "mean"    # mean | max of the window scores of a clip
+    aggregate: str = "mean"    # mean | max | min of the window scores of a clip (data.loader.AGGREGATES)
+
+    def seconds(self, crop_s: float) -> tuple[float, float]:
+        """``(window, hop)`` in seconds for a model trained on ``crop_s``-second crops."""
+        window_s = self.window_s or crop_s
+        return window_s, self.hop_s or window_s / 2
+
+    def samples(self, crop_s: float, sample_rate: int) -> tuple[int, int]:
+        """``(window, hop)`` in samples at ``sample_rate`` Hz, the lengths every scoring path cuts."""
+        return tuple(round(seconds * sample_rate) for seconds in self.seconds(crop_s))
 
 
 class ScoringSplit:
@@ -63,10 +72,9 @@ class ScoringSplit:
         manifest, cache = load_corpus(data)
         self.manifest, self.cache, self.batch_size, self.num_workers = manifest, cache, batch_size, data.num_workers
         self.banks = corpus_banks(manifest, cache, data.noise_dirs, data.rir_dir, data.cache_dir)
-        self.window_s = windows.window_s or data.crop_s
-        self.hop_s = windows.hop_s or self.window_s / 2
-        self.dataset = WindowDataset(cache, manifest, manifest.split(split), round(self.window_s * data.sample_rate),
-                                     round(self.hop_s * data.sample_rate))
+        self.window_s, self.hop_s = windows.seconds(data.crop_s)
+        self.dataset = WindowDataset(cache, manifest, manifest.split(split),
+                                     *windows.samples(data.crop_s, data.sample_rate))
         if len(self.dataset.rows) == 0:
             raise ValueError(f"{manifest.path}: the {split} split has no usable clips")
         self.clips: list[ManifestRow] = [manifest.rows[r] for r in self.dataset.rows]
@@ -126,9 +134,7 @@ class ScoringSplit:
             wave = torch.from_numpy(np.array(self.cache.waveform(row), dtype=np.float32))
             laundered = launder_clip(attack, wave.to(self.device, non_blocking=True), seed, self.clips[clip].utt)
             starts = torch.from_numpy(self.dataset.starts[first_window[clip]:first_window[clip + 1]])
-            # Window positions are known on the host; the gather runs on the device.
-            positions = (starts[:, None] + torch.arange(self.dataset.window)) % laundered.shape[0]
-            pending.append(laundered[positions.to(self.device, non_blocking=True)].unsqueeze(1))
+            pending.append(gather_windows(laundered, starts, self.dataset.window).unsqueeze(1))
             pending_targets.append(torch.full((len(starts),), int(self.targets[clip]), dtype=torch.long))
             count += len(starts)
             while count >= self.batch_size or (clip == len(self.clips) - 1 and count):

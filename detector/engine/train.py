@@ -35,7 +35,7 @@ from detector.metrics.calibration import fit_calibration
 from detector.models.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import Config, TrainConfig
 from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
-from detector.data.loader import to_device
+from detector.data.loader import WindowDataset, aggregate_windows, to_device
 from detector.utils.distributed import Distributed, init_distributed, shutdown_distributed
 from detector.utils.io import atomic_write_csv, atomic_write_text
 from detector.launder import LaunderChain
@@ -43,7 +43,7 @@ from detector.launder.banks import corpus_banks
 from detector.metrics.detection import equal_error_rate
 from detector.models.detector import Detector
 from detector.utils.runtime import Precision, resolve_device, seed_everything, step_seeds
-from detector.engine.scoring import score_loader
+from detector.engine.scoring import WindowSettings, score_loader
 
 logger = logging.getLogger(__name__)
 
@@ -182,18 +182,27 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
     optimizer.load_state_dict({**saved, "param_groups": groups})
 
 
-def _split_dataset(config: Config, manifest, cache, split: str, random_crop: bool,
-                   context: Distributed = Distributed()) -> CropDataset:
-    """The split's crops; for validation under DDP, this rank's share (every world_size-th clip)."""
-    dataset = CropDataset(cache, manifest, manifest.split(split), round(config.data.crop_s * config.data.sample_rate),
-                          random_crop=random_crop, seed=config.train.seed)
-    labels = set(dataset.targets)
+def _split_dataset(config: Config, manifest, cache, split: str,
+                   context: Distributed = Distributed()) -> CropDataset | WindowDataset:
+    """The training split's random crops, or another split's whole clips in sliding windows.
+
+    Validation cuts clips as evaluate and predict do by default (:class:`WindowSettings`), so
+    the validation EER and the calibration fitted on these scores describe the whole-clip scores
+    those commands produce. Under DDP each rank validates every world_size-th clip.
+    """
+    rows, crop = manifest.split(split), round(config.data.crop_s * config.data.sample_rate)
+    if split == "train":
+        dataset = CropDataset(cache, manifest, rows, crop, random_crop=True, seed=config.train.seed)
+    else:
+        dataset = WindowDataset(cache, manifest, rows, *WindowSettings().samples(config.data.crop_s,
+                                                                                 config.data.sample_rate))
+    labels = set(dataset.targets.tolist())
     if labels != {0, 1}:
         raise ValueError(f"{manifest.path}: the {split} split needs both bona fide and spoof clips; "
-                         f"it has {len(dataset)} usable clip(s) with labels {sorted(labels)}")
-    if not random_crop and context.enabled:
-        dataset.rows = dataset.rows[context.rank::context.world_size]
-        dataset.targets = dataset.targets[context.rank::context.world_size]
+                         f"it has {len(dataset.targets)} usable clip(s) with labels {sorted(labels)}")
+    if split != "train" and context.enabled:
+        dataset = WindowDataset(cache, manifest, dataset.rows[context.rank::context.world_size], dataset.window,
+                                dataset.hop)
     return dataset
 
 
@@ -261,8 +270,8 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     manifest, cache = load_corpus(config.data)
     if context.is_local_main:
         context.barrier()
-    train_set = _split_dataset(config, manifest, cache, "train", random_crop=True)
-    val_set = _split_dataset(config, manifest, cache, "val", random_crop=False, context=context)
+    train_set = _split_dataset(config, manifest, cache, "train")
+    val_set = _split_dataset(config, manifest, cache, "val", context=context)
     val_loader = make_loader(val_set, rank_batch, False, device, config.data.num_workers)
     samples = upload_samples(cache, device) if config.data.cache_on_device else None
 
@@ -315,8 +324,10 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         _train_one_epoch(run, loader, steps_per_epoch, position, f"epoch {epoch + 1}/{settings.epochs}")
         train_loss = float(np.mean(context.gather_arrays(
             np.array([position.loss_sum / max(position.step - position.nonfinite_steps, 1)]))[0]))
-        scores, targets = score_loader([model], val_loader, device, precision, desc="validation")
-        scores, targets = context.gather_arrays(scores[0], targets)
+        window_scores, _ = score_loader([model], val_loader, device, precision, desc="validation")
+        scores = aggregate_windows(window_scores[0], val_set.clip_of_window, len(val_set.rows),
+                                   WindowSettings().aggregate)
+        scores, targets = context.gather_arrays(scores, val_set.targets)
         val_eer = equal_error_rate(scores[targets == 1], scores[targets == 0])[0]
         state.epoch += 1
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_eer": val_eer,

@@ -90,6 +90,20 @@ def test_window_starts_cover_the_clip():
     np.testing.assert_array_equal(window_starts(10, 4, 2), [0, 2, 4, 6])
     np.testing.assert_array_equal(window_starts(11, 4, 3), [0, 3, 6, 7])
     np.testing.assert_array_equal(window_starts(3, 4, 2), [0])
+    np.testing.assert_array_equal(window_starts(4, 4, 2), [0])
+    np.testing.assert_array_equal(window_starts(5, 4, 2), [0, 1])
+
+
+def test_gather_windows_reads_what_crop_or_repeat_reads():
+    """The device/exported windowing and the cache's, on clips shorter than, equal to and longer than a window."""
+    from detector.data.loader import gather_windows, window_starts
+    for length in (3, 7, 8, 9, 29):
+        wave = np.arange(length, dtype=np.float32) * 0.01
+        starts = window_starts(length, 8, 3)
+        expected = np.stack([crop_or_repeat(wave, 8, int(start)) for start in starts])
+        np.testing.assert_array_equal(gather_windows(torch.from_numpy(wave), starts, 8).numpy(), expected)
+        batch = torch.from_numpy(np.stack([wave, -wave]))   # (batch, time) -> (batch, windows, window)
+        np.testing.assert_array_equal(gather_windows(batch, starts, 8)[1].numpy(), -expected)
 
 
 def test_windows_cover_each_clip_and_aggregate_per_clip(tmp_path, folder_corpus, cache_dir):
@@ -104,6 +118,9 @@ def test_windows_cover_each_clip_and_aggregate_per_clip(tmp_path, folder_corpus,
     mean = aggregate_windows(scores, windows.clip_of_window, len(dataset.rows))
     assert mean[0] == 1.5 and mean[1] == 5.5
     assert aggregate_windows(scores, windows.clip_of_window, len(dataset.rows), "max")[1] == 7
+    assert aggregate_windows(-scores, windows.clip_of_window, len(dataset.rows), "min")[1] == -7
+    with pytest.raises(ValueError, match="mean, max, min"):
+        aggregate_windows(scores, windows.clip_of_window, len(dataset.rows), "median")
 
 
 def _oversampled_manifest(tmp_path, corpus, repeat: str):

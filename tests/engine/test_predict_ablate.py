@@ -17,7 +17,7 @@ from detector.data.audio import ingest_filter
 from detector.engine.evaluate import EvaluationOptions, evaluate
 from detector.metrics.detection import DetectionCost, detection_metrics
 from detector.metrics.report import format_metrics
-from detector.engine.scoring import ScoringSplit
+from detector.engine.scoring import ScoringSplit, WindowSettings
 from detector.engine.train import train
 from tests.conftest import synthetic_clip, write_folder_corpus
 
@@ -56,6 +56,22 @@ def test_predict_api_handles_any_rate_channels_and_length(trained):
     assert model.predict(stereo_44k, 44100).score == pytest.approx(model.predict(expected, 16000).score, abs=1e-5)
     with pytest.raises(ValueError, match="non-empty"):
         model.predict(np.zeros(0, np.float32), 16000)
+
+
+def test_calibration_is_fitted_on_the_whole_clip_scores_evaluate_and_predict_apply_it_to(trained):
+    """Training's validation scores whole clips in the default windows, mean-aggregated: refitting
+    on evaluate's scores of the validation split gives the checkpoint's calibration."""
+    from detector.metrics.calibration import fit_calibration
+    from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
+    from detector.utils.runtime import Precision
+    _, _, checkpoint, _ = trained
+    state = load_checkpoint(checkpoint)
+    model, config = detector_from_checkpoint(state, torch.device("cpu"))
+    split = ScoringSplit(config.data, "val", WindowSettings(), 8, torch.device("cpu"))
+    assert split.dataset.window == 8000 and len(split.dataset) > len(split.clips)   # clips longer than a window
+    scores = split.score([model], "clean", Precision.resolve("off", torch.device("cpu")))[0]
+    refit = fit_calibration(scores, split.targets)
+    assert state["calibration"] == pytest.approx(refit.as_dict(), rel=1e-6)
 
 
 def test_whole_clip_score_averages_its_windows(trained):
@@ -200,21 +216,31 @@ def test_ablate_all_runs_the_study_catalogue_with_host_side_codecs(trained, tmp_
         assert f"**{family} average**" in table
 
 
-@pytest.mark.parametrize("format, suffix", [("torchscript", "pt"), ("onnx", "onnx")])
-def test_export_maps_waveforms_of_any_length_to_the_same_scores(trained, tmp_path, format, suffix):
-    from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
-    from detector.engine.export import WaveformScorer
+@pytest.mark.parametrize("format, suffix, aggregate", [("torchscript", "pt", "mean"), ("onnx", "onnx", "min")])
+def test_export_scores_whole_clips_as_predict_does(trained, tmp_path, format, suffix, aggregate):
+    """Clips shorter than (repeated), equal to and several times longer than the 0.5 s window:
+    the exported score and probability are predict's, to 1e-4 (float32 sums in another order;
+    ONNX's nnAudio STFT is a convolution)."""
     _, _, checkpoint, _ = trained
     out = tmp_path / f"model.{suffix}"
-    assert main(["export", "--checkpoint", str(checkpoint), "--format", format, "--out", str(out)]) == 0
-    reference = WaveformScorer(detector_from_checkpoint(load_checkpoint(checkpoint), torch.device("cpu"))[0])
-    wave = torch.from_numpy(np.stack([synthetic_clip(np.random.default_rng(i), "spoof", 1.3, 16000)
-                                      for i in range(4)]))
-    with torch.no_grad():
-        expected = reference(wave).numpy()
+    assert main(["export", "--checkpoint", str(checkpoint), "--format", format, "--out", str(out),
+                 "--aggregate", aggregate]) == 0
+    reference = detector.load_detector(checkpoint, device="cpu", amp="off",
+                                       windows=WindowSettings(aggregate=aggregate))
     if format == "torchscript":
-        produced = torch.jit.load(str(out))(wave).detach().numpy()
+        run = lambda wave: [t.detach().numpy() for t in torch.jit.load(str(out))(torch.from_numpy(wave))]
     else:
         import onnxruntime
-        produced = onnxruntime.InferenceSession(str(out)).run(None, {"wave": wave.numpy()})[0]
-    np.testing.assert_allclose(produced, expected, atol=1e-4, rtol=0)
+        session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        run = lambda wave: session.run(["score", "probability_bonafide"], {"wave": wave})
+    for seconds in (0.3, 0.5, 2.2):   # 1 window repeated to fill it; exactly 1; 8 with the last one end-aligned
+        wave = np.stack([synthetic_clip(np.random.default_rng(i), label, seconds, 16000)
+                         for i, label in enumerate(("spoof", "bonafide"))]).astype(np.float32)
+        score, probability = run(wave)
+        predicted = [reference.predict(clip, 16000) for clip in wave]
+        np.testing.assert_allclose(score, [p.score for p in predicted], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(probability, [p.probability_bonafide for p in predicted], atol=1e-4, rtol=0)
+    # the clips' windows differ in score, so the aggregation is tested, not only the network
+    long = wave[0]
+    windows = [reference.predict(long[start:start + 8000], 16000).score for start in range(0, 27200, 4000)]
+    assert max(windows) - min(windows) > 1e-3

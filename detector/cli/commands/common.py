@@ -185,7 +185,8 @@ def add_window_flags(parser: argparse.ArgumentParser) -> None:
                         help="sliding-window length in seconds (default: the model's training crop)")
     parser.add_argument("--hop-s", type=float, default=0.0, help="window hop in seconds (default: half a window)")
     parser.add_argument("--aggregate", choices=AGGREGATES, default="mean",
-                        help="how a clip's window scores combine")
+                        help="how a clip's window scores combine: mean, max, or min (the least bona fide "
+                             "window, for partially spoofed audio)")
 
 
 def window_settings(args: argparse.Namespace):
