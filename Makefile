@@ -24,7 +24,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: setup
 	$(BIN)/detector demo --out $(OUT)
 
+# Lint first (seconds; configuration in pyproject.toml), then the tests.
 test: setup-test
+	$(BIN)/ruff check detector benchmarks tests tools
 	$(BIN)/python -m pytest -q
 
 bench: setup-test

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-
 # The vocabulary of the fields that take one of a few words.
 FRONTENDS = ("logmel", "seed-image", "seed-thresholded", "lfcc", "cqt")
 IMAGE_FRONTENDS = ("seed-image", "seed-thresholded")

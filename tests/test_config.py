@@ -1,8 +1,8 @@
 """Configuration: TOML file <- CLI flags, validation, round trip of the saved config."""
 import pytest
 
-from detector.cli.main import build_parser
 from detector.cli.commands.common import resolve_config
+from detector.cli.main import build_parser
 from detector.config import Config
 
 

@@ -30,7 +30,7 @@ def mel_power(backend: str, sample_rate: int, config: FeatureConfig) -> torch.nn
             f_min=config.f_min, f_max=f_max, n_mels=config.n_mels, power=2.0, center=True,
             pad_mode="reflect", norm="slaney", mel_scale="slaney")
     if backend == "nnaudio":
-        from nnAudio.features import MelSpectrogram   # optional backend: import only when chosen
+        from nnAudio.features import MelSpectrogram  # optional backend: import only when chosen
         return MelSpectrogram(
             sr=sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels,
             fmin=config.f_min, fmax=f_max, power=2.0, center=True, pad_mode="reflect", htk=False,

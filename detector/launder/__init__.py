@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:   # for type checkers and IDEs; at run time the names load on first use (PEP 562)
     from .attacks import AddNoise, AddReverb, AddRoomReverb, Attack, Identity, ResampleRoundTrip
     from .banks import NOISE_TYPES, LaunderBanks, RirBank
-    from .catalogue import (CATALOGUE_ALL, FAMILIES, STUDY_CONDITIONS, describe_families, expand_conditions,
-                            parse_condition)
+    from .catalogue import (
+        CATALOGUE_ALL,
+        FAMILIES,
+        STUDY_CONDITIONS,
+        describe_families,
+        expand_conditions,
+        parse_condition,
+    )
     from .chain import LaunderChain
     from .codec import HostCodec, codec_round_trip, derived_cache
     from .effects import AddColouredNoise, Clip, CodecSim, Gain, LowPass, MuLaw, Polarity, Shift, Telephone

@@ -101,7 +101,8 @@ def parse_condition(text: str, sample_rate: int = 16000, banks: LaunderBanks | N
         key, value = key.strip(), value.strip()
         if not sep:
             if family.positional is None or family.positional in raw:
-                raise ValueError(f"{where}: unexpected argument {token!r}; {family_name} takes: {family.describe() or 'nothing'}")
+                takes = family.describe() or "nothing"
+                raise ValueError(f"{where}: unexpected argument {token!r}; {family_name} takes: {takes}")
             key, value = family.positional, token
         if key not in family.keys:
             valid = ", ".join(family.keys) or "none"

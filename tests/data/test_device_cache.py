@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from detector.data import CropDataset, DeviceCropLoader, load_or_build_cache, make_loader, read_manifest, \
-    upload_samples, write_manifest
+from detector.data import (
+    CropDataset,
+    DeviceCropLoader,
+    load_or_build_cache,
+    make_loader,
+    read_manifest,
+    upload_samples,
+    write_manifest,
+)
 from detector.data.cache import open_cache
 from detector.data.corpora import folder_corpus as corpus_rows
 from detector.data.loader import to_device

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli.commands.common import (add_bank_flags, add_conditions_flag, add_data_flags, conditions_of,
-                                          corpus_and_banks)
+from detector.cli.commands.common import (
+    add_bank_flags,
+    add_conditions_flag,
+    add_data_flags,
+    conditions_of,
+    corpus_and_banks,
+)
 from detector.config import IMAGE_FRONTENDS
 
 
