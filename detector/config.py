@@ -1,4 +1,8 @@
-"""Typed configuration: dataclass defaults <- TOML file <- command-line flags.
+"""Typed configuration: dataclass defaults <- recipe <- TOML file <- command-line flags.
+
+A recipe (:data:`RECIPES`, ``detector train --recipe NAME``) is a named preset of values that
+replaces defaults only: a config file's values and explicit flags both win over it, so a recipe
+can be adjusted by either, and a run's saved ``config.toml`` (complete) reproduces it alone.
 
 The resolved configuration is saved with every run (``RUN/config.toml``) and inside
 every checkpoint as plain data (a dict of str/int/float/bool), so a checkpoint never
@@ -6,6 +10,7 @@ needs pickled objects to be rebuilt.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
@@ -18,6 +23,8 @@ IMAGE_FRONTENDS = ("seed-image", "seed-thresholded")
 MEL_BACKENDS = ("torchaudio", "nnaudio")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 ON_ERROR = ("fail", "skip")
+STOP_CRITERIA = ("val_eer", "val_loss")
+IMAGENET = "imagenet"   # --pretrained's word for torchvision's download
 
 
 def worker_count(text: str) -> int:
@@ -63,6 +70,10 @@ class DataConfig:
                                   "repeatable; types without one use built-in substitutes",
                               flag="--noise-dir", metavar="TYPE=PATH", repeatable=True)
     rir_dir: str = setting("", "folder of measured room impulse responses (reverb:model=measured)")
+    auto_split: str = setting("", "when no clip of the manifest has a split: assign train/val/test by these "
+                                  "percentages, stratified by label and system (not speaker-disjoint), from "
+                                  "--seed, and write them to RUN/manifest.csv; empty = such a manifest is an error",
+                              metavar="TRAIN/VAL/TEST")
 
 
 @dataclass
@@ -79,12 +90,18 @@ class FeatureConfig:
     n_mels: int = setting(80, "log-mel bands")
     f_min: float = setting(20.0, "log-mel lowest frequency in Hz")
     f_max: float = setting(0.0, "log-mel highest frequency in Hz; 0 = sample_rate / 2")
+    # Training-time augmentation of an image front-end's picture (before ImageNet normalisation).
+    augment_flip: float = setting(0.0, "training only: probability of flipping each clip's image left-right "
+                                       "(time reversed); image front-ends only")
+    augment_rotate_deg: float = setting(0.0, "training only: rotate each clip's image by an angle uniform in "
+                                             "+-N degrees (counter-clockwise positive); image front-ends only")
 
 
 @dataclass
 class ModelConfig:
     dropout: float = setting(0.3, "dropout probability before the classifier head")
-    pretrained: str = setting("", "local torchvision resnet18 ImageNet state-dict file; never downloaded")
+    pretrained: str = setting("", "ImageNet initialisation: a local torchvision resnet18 state-dict file, or "
+                                  "imagenet to download torchvision's IMAGENET1K_V1 weights (needs the network)")
     freeze_epochs: int = setting(0, "train only the head for the first N epochs (with --pretrained)")
     channels_last: bool = setting(True, "channels-last memory layout (faster convolutions on a GPU)")
 
@@ -95,7 +112,10 @@ class TrainConfig:
     batch_size: int = setting(32, "training batch size in clips")
     lr: float = setting(1e-3, "AdamW peak learning rate (cosine schedule)")
     weight_decay: float = setting(1e-4, "AdamW weight decay")
-    patience: int = setting(5, "early-stopping patience: epochs without validation-EER improvement")
+    patience: int = setting(5, "early-stopping patience: epochs without improvement of --stop-on")
+    stop_on: str = setting("val_eer", "the validation measure that early stopping and best.pt follow (lower is "
+                                      "better): val_eer, or val_loss (cross-entropy in nats per clip)",
+                           choices=STOP_CRITERIA)
     seed: int = setting(42, "seed of initialisation, crops and training-time laundering")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N")
     amp: str = setting("auto", "mixed precision", choices=AMP_MODES)
@@ -122,9 +142,10 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "Config":
-        """Build a config from nested plain data, rejecting unknown sections and keys."""
-        config = cls()
+    def from_dict(cls, values: dict[str, Any], source: str = "config", base: "Config | None" = None) -> "Config":
+        """Build a config from nested plain data over ``base`` (default: the defaults), rejecting unknown
+        sections and keys."""
+        config = copy.deepcopy(base) if base is not None else cls()
         for section, entries in values.items():
             if section not in _SECTIONS:
                 raise ValueError(f"{source}: unknown section [{section}]; valid: {', '.join(_SECTIONS)}")
@@ -136,7 +157,14 @@ class Config:
         return config
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Config":
+    def from_recipe(cls, name: str) -> "Config":
+        """The defaults with recipe ``name``'s values (:data:`RECIPES`)."""
+        if name not in RECIPES:
+            raise ValueError(f"unknown recipe {name!r}; valid: {', '.join(RECIPES)}")
+        return cls.from_dict(RECIPES[name], source=f"recipe {name}")
+
+    @classmethod
+    def from_toml(cls, path: str | Path, base: "Config | None" = None) -> "Config":
         path = Path(path)
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -144,7 +172,7 @@ class Config:
             raise FileNotFoundError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"{path}: not valid TOML ({error})") from None
-        return cls.from_dict(values, source=str(path))
+        return cls.from_dict(values, source=str(path), base=base)
 
     def to_toml(self) -> str:
         lines = []
@@ -156,6 +184,19 @@ class Config:
 
 
 _SECTIONS = tuple(f.name for f in dataclasses.fields(Config))
+
+# Named presets (``--recipe``). Every value a recipe stands for is written out, even where it
+# equals today's default, so a later change of a default cannot change a recipe.
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    # The seed research code: an ImageNet ResNet-18 fine-tuned on 224 x 224 spectrogram images.
+    "seed": {
+        "data": {"auto_split": "70/15/15"},
+        "features": {"frontend": "seed-image", "augment_flip": 0.5, "augment_rotate_deg": 10.0},
+        "model": {"pretrained": IMAGENET, "dropout": 0.3, "freeze_epochs": 3},
+        "train": {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "epochs": 15, "patience": 5,
+                  "stop_on": "val_loss"},
+    },
+}
 
 
 def set_field(target: Any, key: str, value: Any, where: str) -> None:

@@ -5,9 +5,12 @@ Official splits are kept unless the caller asks to re-split (:func:`resolve_spli
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from detector.data.manifest import Manifest
 
 SPLIT_NAMES = ("train", "val", "test")
 NO_SPEAKER = ("", "-")
@@ -20,14 +23,14 @@ class SplitReport:
     dropped: list[dict] = field(default_factory=list)   # rows that could go nowhere without a leak
 
 
-def parse_split_ratios(text: str) -> tuple[float, float, float]:
-    """``"70/15/15"`` -> ``(0.70, 0.15, 0.15)`` (train/val/test fractions)."""
+def parse_split_ratios(text: str, flag: str = "--split") -> tuple[float, float, float]:
+    """``"70/15/15"`` -> ``(0.70, 0.15, 0.15)`` (train/val/test fractions); errors name ``flag``."""
     try:
         parts = [float(part) for part in text.split("/")]
     except ValueError:
         parts = []
     if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
-        raise ValueError(f"--split {text!r}: expected three non-negative numbers like 70/15/15")
+        raise ValueError(f"{flag} {text!r}: expected three non-negative numbers like 70/15/15")
     total = sum(parts)
     return parts[0] / total, parts[1] / total, parts[2] / total
 
@@ -134,6 +137,18 @@ def _speaker_disjoint(rows: list[dict], ratios: tuple[float, float, float],
         for row in members[names[index]]:
             row["split"] = SPLIT_NAMES[split]
     return placed
+
+
+def split_manifest(manifest: Manifest, ratios: tuple[float, float, float], seed: int
+                   ) -> tuple[Manifest, SplitReport]:
+    """A copy of ``manifest`` with every clip given a split: shuffled from ``seed`` and cut by ``ratios``
+    within each (label, system) group, not speaker-disjoint (a random stratified split, as the seed
+    research code makes). No clip is dropped."""
+    rows = [{"label": row.label, "system": row.system, "speaker": row.speaker, "split": ""}
+            for row in manifest.rows]
+    report = assign_splits(rows, ratios, seed, speaker_disjoint=False)
+    split_rows = [dataclasses.replace(row, split=assigned["split"]) for row, assigned in zip(manifest.rows, rows)]
+    return Manifest(path=manifest.path, rows=split_rows), report
 
 
 def resolve_splits(rows: list[dict], ratios: tuple[float, float, float], seed: int, resplit: bool = False,

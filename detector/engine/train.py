@@ -1,4 +1,4 @@
-"""Training: AdamW + cosine schedule, on-the-fly laundering, early stopping on validation EER.
+"""Training: AdamW + cosine schedule, on-the-fly laundering, early stopping on validation EER or loss.
 
 Every random stream of a step (laundering, dropout) is seeded from ``(seed, epoch, step,
 rank)``, and crops and shuffling from ``(seed, epoch)``, so a run resumed from ``last.pt``
@@ -36,6 +36,8 @@ from detector.models.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import Config, TrainConfig
 from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
 from detector.data.loader import WindowDataset, aggregate_windows, to_device
+from detector.data.manifest import Manifest, write_manifest
+from detector.data.splits import SPLIT_NAMES, parse_split_ratios, split_manifest
 from detector.utils.distributed import Distributed, init_distributed, shutdown_distributed
 from detector.utils.io import atomic_write_csv, atomic_write_text
 from detector.launder import LaunderChain
@@ -54,14 +56,17 @@ READ_INTERVAL_S = 0.5            # seconds between host reads of the device coun
 # Optimizer options that belong to this code, not to a checkpoint: an old checkpoint of a
 # non-fused AdamW must not turn the fused one (which skips non-finite steps) back into it.
 _OPTIMIZER_IMPLEMENTATION = ("fused", "foreach", "capturable", "differentiable")
+# The TrainState field holding the best value of each train.stop_on criterion.
+_BEST = {"val_eer": "best_eer", "val_loss": "best_loss"}
 
 
 @dataclass
 class TrainState:
     epoch: int = 0                       # epochs completed
-    best_eer: float = math.inf
-    best_epoch: int = 0
-    stale_epochs: int = 0                # epochs since the best validation EER
+    best_eer: float = math.inf           # validation EER of best_epoch
+    best_loss: float = math.inf          # validation loss of best_epoch (absent from older checkpoints)
+    best_epoch: int = 0                  # the epoch with the lowest value of train.stop_on; best.pt holds it
+    stale_epochs: int = 0                # epochs since best_epoch
     history: list[dict] = field(default_factory=list)
 
 
@@ -206,6 +211,29 @@ def _split_dataset(config: Config, manifest, cache, split: str,
     return dataset
 
 
+def _auto_split(manifest: Manifest, config: Config) -> tuple[Manifest, str]:
+    """``(manifest, "")``, or, when ``config.data.auto_split`` is set and no clip has a split, the
+    manifest split by it from ``config.train.seed`` (:func:`split_manifest`) and a line saying so.
+
+    The split is recomputed identically on a resume and on every DDP rank: it depends only on
+    the manifest's rows, the ratios and the seed.
+    """
+    if not config.data.auto_split or any(row.split for row in manifest.rows):
+        return manifest, ""
+    ratios = parse_split_ratios(config.data.auto_split, flag="--auto-split")
+    split, report = split_manifest(manifest, ratios, config.train.seed)
+    counts = "/".join(str(len(split.split(name))) for name in SPLIT_NAMES)
+    return split, (f"{manifest.path} has no splits: split {config.data.auto_split}, {report.how}, seed "
+                   f"{config.train.seed}: {counts} train/val/test clips")
+
+
+def _write_split_manifest(manifest: Manifest, path: Path) -> None:
+    """``manifest`` as a CSV at ``path``, with absolute audio paths (the run folder is elsewhere)."""
+    write_manifest([{**row.extra, "path": str(manifest.audio_path(row).absolute()), "label": row.label,
+                     "speaker": row.speaker, "system": row.system, "split": row.split} for row in manifest.rows],
+                   path)
+
+
 def _wrap(model: Detector, context: Distributed, device: torch.device, compile_model: bool) -> torch.nn.Module:
     """The module the steps call: DDP under torchrun (over the parameters that train now), compiled if asked.
 
@@ -270,6 +298,7 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     manifest, cache = load_corpus(config.data)
     if context.is_local_main:
         context.barrier()
+    manifest, split_note = _auto_split(manifest, config)
     train_set = _split_dataset(config, manifest, cache, "train")
     val_set = _split_dataset(config, manifest, cache, "val", context=context)
     val_loader = make_loader(val_set, rank_batch, False, device, config.data.num_workers)
@@ -302,6 +331,11 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.toml", config.to_toml())
+        if split_note:
+            _write_split_manifest(manifest, run_dir / "manifest.csv")
+    if split_note:
+        _log(context, f"detector: {split_note}; written to {run_dir / 'manifest.csv'} (evaluate with --manifest "
+                      f"{run_dir / 'manifest.csv'})")
     _log(context, f"detector: training on {device} x{context.world_size} (amp {precision.name}), "
                   f"{len(train_set)} train / {len(manifest.split('val'))} val clips, {steps_per_epoch} steps per epoch")
 
@@ -329,14 +363,15 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
                                    WindowSettings().aggregate)
         scores, targets = context.gather_arrays(scores, val_set.targets)
         val_eer = equal_error_rate(scores[targets == 1], scores[targets == 0])[0]
+        val_loss = _binary_cross_entropy(scores, targets)
         state.epoch += 1
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_eer": val_eer,
-                              "val_loss": _binary_cross_entropy(scores, targets), "lr": scheduler.get_last_lr()[0],
+                              "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
                               "seconds": time.perf_counter() - started, "backbone_frozen": int(frozen),
                               "nonfinite_steps": position.nonfinite_steps})
         position = None
-        if val_eer < state.best_eer:
-            state.best_eer, state.best_epoch, state.stale_epochs = val_eer, state.epoch, 0
+        if state.history[-1][settings.stop_on] < getattr(state, _BEST[settings.stop_on]):
+            state.best_eer, state.best_loss, state.best_epoch, state.stale_epochs = val_eer, val_loss, state.epoch, 0
         else:
             state.stale_epochs += 1
         with stop.writing(f"{stop.last_path} holds {_where(None, state)}: rerun with --resume"):
@@ -347,13 +382,14 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
                 save_checkpoint(stop.last_path, saved)
                 _write_history(run_dir / "history.csv", state.history)
             context.barrier()
-        _log(context, f"epoch {state.epoch}: train loss {train_loss:.4f}, val EER {100 * val_eer:.2f}% "
-                      f"(best {100 * state.best_eer:.2f}% at epoch {state.best_epoch})")
+        _log(context, f"epoch {state.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val EER "
+                      f"{100 * val_eer:.2f}% (best by {settings.stop_on}: epoch {state.best_epoch}, loss "
+                      f"{state.best_loss:.4f}, EER {100 * state.best_eer:.2f}%)")
         finished = state.epoch >= settings.epochs or state.stale_epochs >= settings.patience
         if not finished and context.agree_max([float(stop.requested)], device)[0]:
             raise TrainingInterrupted(f"interrupted after epoch {state.epoch}; {stop.saved}")
     if state.stale_epochs >= settings.patience:
-        _log(context, f"detector: early stop, no validation-EER improvement for {settings.patience} epochs")
+        _log(context, f"detector: early stop, no {settings.stop_on} improvement for {settings.patience} epochs")
     return state
 
 
@@ -399,6 +435,7 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
     ranks and counted; a run of more than ``MAX_CONSECUTIVE_NONFINITE`` stops the run.
     """
     context, settings = run.context, run.config.train
+    augments = run.model.augment is not None
     run.network.train()
     counters = _StepCounters(position, run.device)
     last_read = (time.monotonic(), position.step, position.loss_sum, position.step - position.nonfinite_steps)
@@ -413,7 +450,7 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
             wave, target = to_device(batch, run.device)
             loss, finite = train_step(run.network, wave, target, run.launder,
                                       torch.Generator().manual_seed(launder_seed), run.optimizer, run.scaler,
-                                      run.precision, context)
+                                      run.precision, context, augments=augments)
             counters.add(loss, finite)
             run.scheduler.step()
             position.step += 1
@@ -446,7 +483,8 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
 
 def train_step(network: torch.nn.Module, wave: torch.Tensor, target: torch.Tensor, launder: torch.nn.Module,
                generator: torch.Generator, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               precision: Precision, context: Distributed = Distributed()) -> tuple[torch.Tensor, torch.Tensor]:
+               precision: Precision, context: Distributed = Distributed(), augments: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a device batch, without any host read of device values.
 
     Args:
@@ -461,6 +499,8 @@ def train_step(network: torch.nn.Module, wave: torch.Tensor, target: torch.Tenso
         scaler: ``torch.amp.GradScaler``, enabled only for ``precision`` float16.
         precision: the autocast dtype.
         context: the DDP process group (default: one process).
+        augments: call ``network(wave, generator)``, for a :class:`Detector` that augments its
+            images; it draws after the laundering, from the same generator.
 
     Returns:
         ``(loss, finite)``: the detached mean cross-entropy (0-d float32, nats per example)
@@ -476,7 +516,8 @@ def train_step(network: torch.nn.Module, wave: torch.Tensor, target: torch.Tenso
     with torch.no_grad():
         wave = launder(wave, generator)
     with precision.autocast():
-        loss = torch.nn.functional.cross_entropy(network(wave), target)
+        logits = network(wave, generator) if augments else network(wave)
+        loss = torch.nn.functional.cross_entropy(logits, target)
     finite = torch.isfinite(loss.detach()).float()
     if context.enabled:
         torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)

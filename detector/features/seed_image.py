@@ -120,7 +120,8 @@ class SeedImage(torch.nn.Module):
 
     Input ``(batch, 1, time)`` float32 at ``sample_rate`` Hz; :meth:`forward` returns the
     ImageNet-normalised ``(batch, 3, 224, 224)`` float32, :meth:`image` the RGB image before
-    normalisation, in [0, 1] (the PNG's 8-bit values / 255). Computed in float32 even under
+    normalisation, in [0, 1] (the PNG's 8-bit values / 255), and :meth:`normalise` the step
+    between (training-time augmentation acts on the image). Computed in float32 even under
     autocast. Every input length works (frames = 1 + time // 512).
     """
 
@@ -181,9 +182,13 @@ class SeedImage(torch.nn.Module):
         mapped = torch.zeros(IMAGE_SIZE, frames + 1, device=self.column_weights.device)
         return mapped.index_add_(1, frame, self.column_weights)
 
+    def normalise(self, image: torch.Tensor) -> torch.Tensor:
+        """ImageNet normalisation of :meth:`image`'s ``(batch, 3, 224, 224)`` RGB in [0, 1], in float32."""
+        with float32_region(image.device):
+            return (image.float() - self.mean) / self.std
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        with float32_region(wave.device):
-            return (self.image(wave) - self.mean) / self.std
+        return self.normalise(self.image(wave))
 
 
 def _min_max(values: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,10 @@ from pathlib import Path
 import torch
 import torchvision
 
-from detector.config import FeatureConfig, ModelConfig
+from detector.config import IMAGE_FRONTENDS, IMAGENET, FeatureConfig, ModelConfig
 from detector.features import build_frontend
+from detector.features.augment import ImageAugment
+from detector.utils.errors import UserError
 from detector.utils.runtime import float32_region
 
 
@@ -39,21 +41,39 @@ def resnet18_backbone(dropout: float, in_channels: int = 1) -> torchvision.model
     return net
 
 
+def download_imagenet_weights() -> dict[str, torch.Tensor]:
+    """torchvision's ``ResNet18_Weights.IMAGENET1K_V1`` state dict, downloaded once into torch's hub
+    cache (``$TORCH_HOME``, default ``~/.cache/torch``); offline, a :class:`UserError` that says what to pass."""
+    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    try:
+        return weights.get_state_dict(progress=False)
+    except (OSError, RuntimeError) as error:   # no network (URLError is an OSError), or a damaged download
+        raise UserError(f"--pretrained {IMAGENET}: could not download torchvision's resnet18 ImageNet weights "
+                        f"({weights.url}): {error}. Offline, pass a local state-dict file instead: "
+                        f"--pretrained resnet18.pth, saved on a connected machine with torch.save("
+                        f"torchvision.models.resnet18(weights='IMAGENET1K_V1').state_dict(), 'resnet18.pth')"
+                        ) from None
+
+
 def load_imagenet_weights(net: torchvision.models.ResNet, path: str | Path) -> None:
-    """Initialise ``net`` from a local torchvision ``resnet18`` ImageNet state-dict file.
+    """Initialise ``net`` from a local torchvision ``resnet18`` ImageNet state-dict file, or from
+    torchvision's download when ``path`` is ``imagenet`` (:func:`download_imagenet_weights`).
 
     A 1-channel stem gets the RGB stem folded by summing over colour channels, which is exactly
     what feeding the spectrogram replicated three times would compute, at a third of the stem's
     cost; a 3-channel stem (RGB image front-ends) takes it as it is. The ImageNet classifier is
     dropped (ours has 2 classes).
     """
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: pretrained weights file not found") from None
-    except Exception as error:   # torch raises several types for a file that is not a state dict
-        raise ValueError(f"{path}: not a loadable torchvision state dict ({error})") from None
+    if str(path) == IMAGENET:
+        state = download_imagenet_weights()
+    else:
+        path = Path(path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: pretrained weights file not found") from None
+        except Exception as error:   # torch raises several types for a file that is not a state dict
+            raise ValueError(f"{path}: not a loadable torchvision state dict ({error})") from None
     if not isinstance(state, dict) or "conv1.weight" not in state or state["conv1.weight"].shape[1] != 3:
         raise ValueError(f"{path}: expected a torchvision resnet18 state dict with an RGB conv1.weight")
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
@@ -65,13 +85,24 @@ def load_imagenet_weights(net: torchvision.models.ResNet, path: str | Path) -> N
 
 
 class Detector(torch.nn.Module):
-    """Waveform ``(batch, 1, time)`` float32 at ``sample_rate`` Hz -> logits ``(batch, 2)``."""
+    """Waveform ``(batch, 1, time)`` float32 at ``sample_rate`` Hz -> logits ``(batch, 2)``.
+
+    With ``features.augment_flip`` or ``features.augment_rotate_deg`` (image front-ends only),
+    :attr:`augment` flips and rotates the front-end's image before its normalisation, in
+    training mode only, drawing from the host generator that :meth:`forward` then needs.
+    """
 
     def __init__(self, sample_rate: int = 16000, features: FeatureConfig | None = None,
                  model: ModelConfig | None = None):
         super().__init__()
-        model = model or ModelConfig()
+        model, features = model or ModelConfig(), features or FeatureConfig()
         self.frontend = build_frontend(features, sample_rate)
+        self.augment = None
+        if features.augment_flip or features.augment_rotate_deg:
+            if features.frontend not in IMAGE_FRONTENDS:
+                raise ValueError(f"--augment-flip and --augment-rotate-deg act on an image front-end's picture "
+                                 f"(seed-image, seed-thresholded); --frontend {features.frontend} has none")
+            self.augment = ImageAugment(features.augment_flip, features.augment_rotate_deg)
         self.backbone = resnet18_backbone(model.dropout, self.frontend.channels)
         if model.pretrained:
             load_imagenet_weights(self.backbone, model.pretrained)
@@ -79,8 +110,16 @@ class Detector(torch.nn.Module):
         if self.channels_last:
             self.backbone.to(memory_format=torch.channels_last)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spectrogram = self.frontend(wave)
+    def forward(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``wave`` ``(batch, 1, time)`` -> logits ``(batch, 2)``; ``generator``: the CPU generator of the
+        training step, needed (and used) only to augment in training mode."""
+        if self.training and self.augment is not None:
+            if generator is None:
+                raise ValueError("Detector: training with image augmentation draws its parameters from the "
+                                 "step's host generator: call model(wave, generator)")
+            spectrogram = self.frontend.normalise(self.augment(self.frontend.image(wave), generator))
+        else:
+            spectrogram = self.frontend(wave)
         if self.channels_last:
             spectrogram = spectrogram.contiguous(memory_format=torch.channels_last)
         return self.backbone(spectrogram)

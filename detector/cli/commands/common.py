@@ -91,8 +91,15 @@ def add_config_flags(parser: argparse.ArgumentParser, keys: Iterable[str] | None
 
 
 def resolve_config(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """Defaults (or ``base``) <- ``--config`` TOML file <- flags given on the command line."""
-    config = Config.from_toml(args.config) if getattr(args, "config", None) else (base or Config())
+    """Defaults (or ``base``) <- ``--recipe`` <- ``--config`` TOML file <- flags given on the command line.
+
+    A recipe stands in for the defaults (``base`` included): the file and the flags adjust it.
+    """
+    recipe = Config.from_recipe(args.recipe) if getattr(args, "recipe", None) else None
+    if getattr(args, "config", None):
+        config = Config.from_toml(args.config, base=recipe)
+    else:
+        config = recipe or base or Config()
     given: dict[tuple[str, str], tuple[str, object]] = {}
     for section, field, _ in _config_fields(config):
         value = getattr(args, _dest(field), None)

@@ -4,12 +4,18 @@ from __future__ import annotations
 import argparse
 
 from detector.cli.commands.common import add_training_flags, resolve_config
-from detector.config import Config
+from detector.config import RECIPES, Config
 
 
 def register(commands) -> None:
     parser = commands.add_parser("train", help="train a detector")
     parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--recipe", choices=tuple(RECIPES),
+                        help="a preset in place of the defaults; a --config file and flags override its values. "
+                             "seed: the seed research code's ImageNet ResNet-18 on seed-image spectrograms "
+                             "(--pretrained imagenet, dropout 0.3, AdamW lr 1e-3, weight decay 1e-4, cosine, "
+                             "batch 32, 15 epochs, backbone frozen 3, flip p 0.5 and +-10 degree rotation, "
+                             "stop on val_loss with patience 5, 70/15/15 split when the manifest has none)")
     add_training_flags(parser)
 
 
