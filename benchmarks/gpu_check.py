@@ -91,9 +91,9 @@ def _prepare(args, device: torch.device, work: Path) -> Setup:
 
 def _training_parts(setup: Setup, amp: str = "auto"):
     from detector.config import ModelConfig, TrainConfig
+    from detector.engine.train import make_optimizer
     from detector.models.detector import Detector
     from detector.utils.runtime import Precision
-    from detector.engine.train import make_optimizer
 
     model = Detector(model=ModelConfig()).to(setup.device).train()
     precision = Precision.resolve(amp, setup.device)
@@ -205,8 +205,8 @@ def check_sync_free(setup: Setup, args) -> Check:
         return Check("a sync-free steps", "PASS", "20 full-pipeline steps under set_sync_debug_mode('error')")
     # CPU: trace the same step on the meta device, which refuses any host read of a tensor.
     from detector.config import TrainConfig
-    from detector.launder import LaunderChain
     from detector.engine.train import make_optimizer
+    from detector.launder import LaunderChain
 
     meta = torch.device("meta")
     model, _, scaler, precision = _training_parts(setup)
@@ -281,10 +281,10 @@ class _InterruptAtStep:
 
 
 def check_resume(setup: Setup, args, work: Path) -> Check:
-    from detector.models.checkpoint import load_checkpoint
     from detector.config import Config
     from detector.data import write_manifest
     from detector.engine.train import TrainingInterrupted, train
+    from detector.models.checkpoint import load_checkpoint
 
     rows = list(csv.DictReader(setup.manifest.open()))
     small = setup.manifest.parent / "resume.csv"   # beside the clips: manifest paths are relative

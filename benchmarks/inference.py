@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.timing import clock, device_name
 from benchmarks.results import record
-from detector.models.checkpoint import save_checkpoint
+from benchmarks.timing import clock, device_name
 from detector.config import Config
 from detector.data import load_corpus
 from detector.data.demo import demo_config, demo_manifest
 from detector.engine.evaluate import EvaluationOptions, open_split
 from detector.engine.inference import load_detector
+from detector.models.checkpoint import save_checkpoint
 from detector.models.detector import Detector
 from detector.utils.runtime import Precision, resolve_device
 

@@ -172,7 +172,8 @@ def suite(args, device, report) -> None:
         results[f"{label}: peak USS of the workers"] = run["workers_uss"] / 1024
         results[f"{label}: ratio to 1 process (PSS)"] = run["total_pss"] / single
         units[f"{label}: ratio to 1 process (PSS)"] = "x"
-        notes[f"{label}: ratio to 1 process (PSS)"] = f"target <= 1.5; {run['workers']} workers seen; sampled every 0.2 s"
+        notes[f"{label}: ratio to 1 process (PSS)"] = (
+            f"target <= 1.5; {run['workers']} workers seen; sampled every 0.2 s")
     units = {key: units.get(key, "MB") for key in results}
     notes = {key: "; ".join(x for x in (notes.get(key, ""), f"{rows} index rows, {batches} batches")
                             if x) for key in results}

@@ -21,13 +21,13 @@ import torch
 from benchmarks.timing import clock, device_name
 from detector.config import Config, TrainConfig
 from detector.data import CropDataset, load_corpus, make_loader
-from detector.data.loader import to_device
 from detector.data.demo import demo_manifest
+from detector.data.loader import to_device
+from detector.engine.train import make_optimizer, train_step
 from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
 from detector.models.detector import Detector
 from detector.utils.runtime import Precision, resolve_device
-from detector.engine.train import make_optimizer, train_step
 
 HERE = Path(__file__).parent
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.timing import clock, device_name
 from benchmarks.results import record
+from benchmarks.timing import clock, device_name
 
 SAMPLE_RATE = 16000
 SUITES = ("study", "epoch", "attacks", "frontend", "train", "scaling", "memory_workers")
@@ -46,8 +46,8 @@ def speech_batch(batch: int, seconds: float, device: torch.device) -> torch.Tens
     """``(batch, 1, seconds * 16 kHz)`` float32 crops of demo-corpus speech (short clips repeated)."""
     from detector.config import DataConfig
     from detector.data import load_corpus
-    from detector.data.loader import crop_or_repeat
     from detector.data.demo import demo_manifest
+    from detector.data.loader import crop_or_repeat
 
     manifest, cache = load_corpus(DataConfig(manifest=str(demo_manifest())))
     rows = cache.valid_rows
@@ -149,8 +149,8 @@ def suite_epoch(args, device) -> None:
     from benchmarks.study import make_corpus
     from detector.config import DataConfig
     from detector.data import CropDataset, load_corpus, make_loader
-    from detector.data.loader import to_device
     from detector.data.demo import demo_manifest
+    from detector.data.loader import to_device
     from detector.features import LogMel
 
     manifest, cache = load_corpus(DataConfig(manifest=str(demo_manifest())))
@@ -209,11 +209,10 @@ def suite_epoch(args, device) -> None:
 def _train_step_rate(device, batch: int, seconds: float, amp: str, channels_last: bool, full: bool,
                      compile_model: bool, repeats: int) -> tuple[float, float]:
     """(clips/s, first-call seconds) of one training step; ``full`` adds laundering + log-mel to the step."""
-    from detector.config import ModelConfig
+    from detector.config import ModelConfig, TrainConfig
+    from detector.engine.train import make_optimizer, train_step
     from detector.models.detector import Detector
     from detector.utils.runtime import Precision
-    from detector.config import TrainConfig
-    from detector.engine.train import make_optimizer, train_step
 
     torch.manual_seed(0)
     model = Detector(SAMPLE_RATE, model=ModelConfig(channels_last=channels_last)).to(device).train()
@@ -397,7 +396,8 @@ def suite_memory(args, device, mp3: bool, known: dict | None = None) -> None:
             if "VmHWM" in memory:
                 results[f"ours peak RSS {size} clips, {stage.replace('_', ' ')}"] = memory["VmHWM"]
                 units[f"ours peak RSS {size} clips, {stage.replace('_', ' ')}"] = "MB"
-        results[f"ours per clip {size} clips (excl. set-up)"] = (run["seconds"]["total"] - run["seconds"]["setup"]) / size
+        results[f"ours per clip {size} clips (excl. set-up)"] = (
+            (run["seconds"]["total"] - run["seconds"]["setup"]) / size)
         units[f"ours per clip {size} clips (excl. set-up)"] = "s"
         results[f"ours cache bytes {size} clips"] = run["bytes_written"]
         units[f"ours cache bytes {size} clips"] = "bytes"
@@ -441,7 +441,8 @@ def main(argv=None) -> None:
                         help="train: seconds allowed per torch.compile variant (0: skip compile)")
     parser.add_argument("--compile-full", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index-rows", type=int, default=1_000_000, help="memory_workers: rows of the synthetic index")
-    parser.add_argument("--worker-batches", type=int, default=200, help="memory_workers: batches drawn per configuration")
+    parser.add_argument("--worker-batches", type=int, default=200,
+                        help="memory_workers: batches drawn per configuration")
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
     args = ARGS = parser.parse_args(argv)
     from detector.utils.runtime import resolve_device

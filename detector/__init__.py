@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 def load_detector(checkpoint, **options):
     """Load a trained checkpoint for inference; see :func:`detector.engine.inference.load_detector`."""
-    from detector.engine.inference import load_detector as load   # keep ``import detector`` light
+    from detector.engine.inference import load_detector as load  # keep ``import detector`` light
 
     return load(checkpoint, **options)
 

@@ -34,3 +34,31 @@ def test_bad_config_files_are_explained(tmp_path, text, message):
     (tmp_path / "bad.toml").write_text(text)
     with pytest.raises(ValueError, match=message):
         Config.from_toml(tmp_path / "bad.toml")
+
+
+def _train_config(*flags: str) -> Config:
+    return resolve_config(build_parser().parse_args(["train", "--out", "r", *flags]))
+
+
+def test_the_seed_recipe_resolves_to_its_documented_values():
+    expected = Config()
+    expected.data.auto_split = "70/15/15"
+    expected.features.frontend, expected.features.augment_flip, expected.features.augment_rotate_deg = \
+        "seed-image", 0.5, 10.0
+    expected.model.pretrained, expected.model.dropout, expected.model.freeze_epochs = "imagenet", 0.3, 3
+    train = expected.train
+    train.lr, train.weight_decay, train.batch_size, train.epochs = 1e-3, 1e-4, 32, 15
+    train.patience, train.stop_on = 5, "val_loss"
+    assert _train_config("--recipe", "seed") == expected
+    assert Config.from_recipe("seed") == expected
+
+
+def test_flags_override_the_config_file_which_overrides_the_recipe(tmp_path):
+    (tmp_path / "c.toml").write_text('[train]\nepochs = 3\nlr = 0.01\n[model]\npretrained = "resnet18.pth"\n')
+    config = _train_config("--recipe", "seed", "--config", str(tmp_path / "c.toml"), "--lr", "0.002",
+                           "--stop-on", "val_eer", "--augment-rotate-deg", "0")
+    assert (config.train.lr, config.train.stop_on, config.features.augment_rotate_deg) == (0.002, "val_eer", 0.0)
+    assert (config.train.epochs, config.model.pretrained) == (3, "resnet18.pth")                  # the file
+    assert (config.train.batch_size, config.model.freeze_epochs, config.features.frontend) == (32, 3, "seed-image")
+    assert _train_config("--recipe", "seed", "--pretrained", "").model.pretrained == ""   # no download
+    assert _train_config().train.stop_on == "val_eer" and _train_config().model.pretrained == ""

@@ -8,10 +8,10 @@ import sys
 import pytest
 import torch
 
-from detector.models.checkpoint import CheckpointError, load_checkpoint
 from detector.cli.main import main
 from detector.config import Config
 from detector.engine.train import train
+from detector.models.checkpoint import CheckpointError, load_checkpoint
 
 FAST = ["--crop-s", "0.5", "--batch-size", "4", "--device", "cpu", "--amp", "off"]
 

@@ -580,7 +580,7 @@ def ingest_filter() -> dict:
     to 16 kHz at -9.8 dB, aliased into the band, which on a corpus whose classes come at
     different rates is a cue a detector can learn instead of the speech.
     """
-    from detector.launder.resample import DOWN_UP   # imports the launder package (torch): only when resampling
+    from detector.launder.resample import DOWN_UP  # imports the launder package (torch): only when resampling
 
     return dict(resampling_method="sinc_interp_kaiser", lowpass_filter_width=DOWN_UP.zero_crossings,
                 rolloff=DOWN_UP.rolloff, beta=DOWN_UP.beta)

@@ -34,7 +34,8 @@ class BalanceReport:
                                for (split, label, system), n in sorted(self.dropped.items()))
             out.append(f"  dropped {total} clip(s): {detail}")
         if self.added:
-            out.append("  repeated " + ", ".join(f"{split}/{label} +{n}" for (split, label), n in sorted(self.added.items())))
+            out.append("  repeated " + ", ".join(f"{split}/{label} +{n}"
+                                                 for (split, label), n in sorted(self.added.items())))
         return out
 
 
@@ -64,7 +65,8 @@ def balance(rows: list[dict], mode: str = "undersample", across_systems: bool = 
             if target is None:
                 picks = {i: 1 for i in members}
             else:
-                keys = (["system"] if across_systems and label == "spoof" else []) + (["speaker"] if across_speakers else [])
+                keys = ((["system"] if across_systems and label == "spoof" else [])
+                        + (["speaker"] if across_speakers else []))
                 picks = Counter(_pick(rows, members, target, keys, rng))
             chosen.update(picks)
             report.kept[(split, label)] += sum(picks.values())

@@ -65,8 +65,8 @@ def clip_cues(x: np.ndarray, sample_rate: int) -> np.ndarray:
     Everything but ``dc_offset`` is measured on the clip minus its mean, so that a DC offset
     shows in ``dc_offset`` alone rather than in the level, peak, silence and low-frequency cues
     at once. Silence is measured in 20 ms frames (see :data:`SILENCE_BELOW_LOUDEST_DB` for which
-    are silent); a clip with no active frame is all silence, leading and trailing. Spectral cues come from the average power spectrum of
-    Hann-windowed :data:`SPECTRUM_FRAME_S` frames (half overlapping).
+    are silent); a clip with no active frame is all silence, leading and trailing. Spectral cues come from
+    the average power spectrum of Hann-windowed :data:`SPECTRUM_FRAME_S` frames (half overlapping).
     """
     x = np.asarray(x, dtype=np.float64)
     dc_offset = float(x.mean()) if x.size else 0.0

@@ -42,7 +42,10 @@ def _floats(rows: list[dict], key: str) -> np.ndarray | None:
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """scikit-learn's ROC AUC of ``scores`` for the boolean ``positive``; 0.5 (no information) when a class is absent."""
+    """scikit-learn's ROC AUC of ``scores`` for the boolean ``positive``.
+
+    0.5 (no information) when a class is absent.
+    """
     if positive.all() or not positive.any():
         return 0.5
     return float(roc_auc_score(positive, scores))

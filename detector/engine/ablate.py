@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from sklearn.metrics import roc_auc_score
-
-from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
 from detector.engine.evaluate import EvaluationOptions, open_split
-from detector.utils.io import atomic_write_csv, atomic_write_text
+from detector.engine.scoring import ScoringSplit
 from detector.metrics.detection import detection_metrics, threshold_metrics
 from detector.metrics.plots import plot_heatmap
+from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
+from detector.utils.io import atomic_write_csv, atomic_write_text
+from detector.utils.keys import slug
 from detector.utils.runtime import Precision, resolve_device
-from detector.engine.scoring import ScoringSplit
 
 CELL_COLUMNS = ("model", "condition", "family", "eer", "eer_interpolated", "min_dcf", "act_dcf", "cllr",
                 "roc_auc", "accuracy", "f1", "n")
@@ -44,7 +43,6 @@ def model_names(checkpoints: list[str | Path]) -> list[str]:
 
 
 def _cell_path(out_dir: Path, model: str, condition: str) -> Path:
-    slug = lambda text: re.sub(r"[^A-Za-z0-9._=-]+", "_", text)
     return out_dir / "cells" / f"{slug(model)}__{slug(condition)}.json"
 
 

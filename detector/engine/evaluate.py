@@ -15,15 +15,21 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.metrics.calibration import Calibration
-from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
 from detector.config import Config
-from detector.utils.io import atomic_write_text
-from detector.metrics.detection import (DetectionCost, classification_report, det_curve, per_group_metrics,
-                                        seen_unseen_metrics, within_group_metrics)
-from detector.metrics.plots import plot_confusion_matrix, plot_det_and_roc
-from detector.utils.runtime import Precision, resolve_device
 from detector.engine.scoring import ScoringSplit, WindowSettings
+from detector.metrics.calibration import Calibration
+from detector.metrics.detection import (
+    DetectionCost,
+    classification_report,
+    det_curve,
+    per_group_metrics,
+    seen_unseen_metrics,
+    within_group_metrics,
+)
+from detector.metrics.plots import plot_confusion_matrix, plot_det_and_roc
+from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
+from detector.utils.io import atomic_write_text
+from detector.utils.runtime import Precision, resolve_device
 
 
 @dataclass

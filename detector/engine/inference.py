@@ -14,14 +14,14 @@ import torch
 import torchaudio.functional
 from tqdm import tqdm
 
-from detector.metrics.calibration import Calibration
-from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
 from detector.data.audio import AudioError, decode, ingest_filter
 from detector.data.corpora import AUDIO_SUFFIXES
 from detector.data.loader import aggregate_windows, crop_or_repeat, window_starts
+from detector.engine.scoring import WindowSettings
+from detector.metrics.calibration import Calibration
+from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
 from detector.models.detector import Detector, scores_from_logits
 from detector.utils.runtime import Precision, resolve_device
-from detector.engine.scoring import WindowSettings
 
 
 @dataclass

@@ -19,11 +19,12 @@ from detector.config import DataConfig
 from detector.data import ManifestRow, load_corpus, make_loader
 from detector.data.loader import WindowDataset, aggregate_windows, gather_windows, to_device
 from detector.launder import Identity, parse_condition
-from detector.launder.clips import launder_clip
 from detector.launder.banks import corpus_banks
+from detector.launder.clips import launder_clip
 from detector.launder.codec import derived_cache
 from detector.models.detector import Detector, scores_from_logits
 from detector.utils.runtime import Precision
+
 
 @torch.no_grad()
 def score_loader(models: Sequence[Detector], loader: Iterable, device: torch.device, precision: Precision,

@@ -225,7 +225,10 @@ class AddReverb(Attack):
         }
 
     def impulse_responses(self, params: Params) -> torch.Tensor:
-        """``(batch, 1, ir_length)`` unit-energy responses for device ``params`` (see :func:`functional.exponential_decay_rir`)."""
+        """``(batch, 1, ir_length)`` unit-energy responses for device ``params``.
+
+        See :func:`functional.exponential_decay_rir`.
+        """
         offset = params["ir_offset"]
         noise = self.fine_structure.crop(torch.zeros_like(offset), offset, self.ir_length)
         return F.exponential_decay_rir(noise, params["rt60_s"], self.sample_rate, params["drr_db"])

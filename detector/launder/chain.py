@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import torch
 
 from .attacks import Attack, Params
-from .functional import check_waveform
 from .catalogue import parse_condition
+from .functional import check_waveform
 
 IDENTITY_SPECS = ("", "none", "off")
 

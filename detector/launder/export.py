@@ -67,7 +67,7 @@ def export(manifest, cache, conditions, out_dir: str | Path, rows=None, seed: in
             source = manifest.rows[row]
             wave = _laundered(attack, cache, row, source.utt, seed)
             relative = Path(slug(attack.name)) / f"{_file_stem(source.utt)}.wav"
-            atomic_write_with(out_dir / relative, lambda handle: soundfile.write(
+            atomic_write_with(out_dir / relative, lambda handle, wave=wave: soundfile.write(
                 handle, wave, cache.sample_rate, format="WAV", subtype="FLOAT"))
             records.append({"path": relative.as_posix(), "source": source.path, "utt": source.utt,
                             "label": source.label, "speaker": source.speaker, "system": source.system,
@@ -153,7 +153,7 @@ def _image_frontend(name: str, sample_rate: int):
 
 def _write_input_images(frontend, panels, out_dir: Path, utt: str) -> list[Path]:
     """``out_dir/<utt>__<condition>.png`` per ``(condition, waveform)`` panel: the front-end's 8-bit RGB image."""
-    from PIL import Image   # a dependency of matplotlib
+    from PIL import Image  # a dependency of matplotlib
 
     from detector.features import image_uint8
 
@@ -161,6 +161,6 @@ def _write_input_images(frontend, panels, out_dir: Path, utt: str) -> list[Path]
     for name, wave in panels:
         path = out_dir / f"{_file_stem(utt)}__{slug(name)}.png"
         image = Image.fromarray(image_uint8(frontend, torch.from_numpy(wave)[None, None])[0])
-        atomic_write_with(path, lambda handle: image.save(handle, format="PNG"))
+        atomic_write_with(path, lambda handle, image=image: image.save(handle, format="PNG"))
         paths.append(path)
     return paths

@@ -43,7 +43,8 @@ class NoiseBank(torch.nn.Module):
             raise ValueError(f"NoiseBank: need one signal per name, got {len(names)} names and {len(signals)} signals")
         for name, signal in zip(names, signals):
             if signal.dim() != 1 or signal.numel() == 0:
-                raise ValueError(f"NoiseBank: entry {name!r} must be a non-empty 1-D tensor, got shape {tuple(signal.shape)}")
+                raise ValueError(f"NoiseBank: entry {name!r} must be a non-empty 1-D tensor, "
+                                 f"got shape {tuple(signal.shape)}")
         self.names = tuple(names)
         lengths = torch.tensor([s.numel() for s in signals], dtype=torch.long)
         starts = torch.cumsum(lengths, 0) - lengths

@@ -50,7 +50,10 @@ def plot_det_and_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str
     """
     plt = pyplot()
     probit = np.vectorize(NormalDist().inv_cdf)
-    clip = lambda rates: np.clip(rates, 1e-4, 1 - 1e-4)   # the probit of 0 or 1 is infinite
+
+    def clip(rates):
+        return np.clip(rates, 1e-4, 1 - 1e-4)   # the probit of 0 or 1 is infinite
+
     figure, (det, roc) = plt.subplots(1, 2, figsize=(9, 4.2), dpi=110)
     for label, (miss, false_alarm) in curves.items():
         det.plot(probit(clip(false_alarm)), probit(clip(miss)), label=label, linewidth=1.2)

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from detector.config import Config
-from detector.utils.io import atomic_write_with
 from detector.models.detector import Detector
+from detector.utils.io import atomic_write_with
 
 FORMAT = "detector-checkpoint-v1"
 

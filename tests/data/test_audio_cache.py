@@ -132,7 +132,8 @@ def test_bad_rows_fail_with_a_list_or_are_skipped_and_reported(tmp_path, folder_
     manifest = _manifest(tmp_path, folder_corpus)
     manifest.audio_path(manifest.rows[1]).write_text("not audio")
     manifest.audio_path(manifest.rows[4]).unlink()
-    with pytest.raises(BadRowsError, match="(?s)2 bad clip.*line 3: .*cannot decode.*line 6: .*file not found.*--on-error skip") as error:
+    with pytest.raises(BadRowsError, match="(?s)2 bad clip.*line 3: .*cannot decode.*line 6: .*file not found"
+                                           ".*--on-error skip") as error:
         load_or_build_cache(manifest, 16000, cache_dir)
     assert [p["path"] for p in error.value.problems] == [manifest.rows[1].path, manifest.rows[4].path]
     assert not list(cache_dir.glob("*/index.json")), "a failed build must leave no cache"
@@ -145,8 +146,8 @@ def test_bad_rows_fail_with_a_list_or_are_skipped_and_reported(tmp_path, folder_
 
 
 def test_parallel_decoding_matches_serial(tmp_path, cache_dir, monkeypatch):
-    from tests.conftest import write_folder_corpus
     import detector.data.cache as cache_module
+    from tests.conftest import write_folder_corpus
     manifest = _manifest(tmp_path, write_folder_corpus(tmp_path / "c", n_per_class=6, seconds=0.5))
     monkeypatch.setattr(cache_module, "PARALLEL_MIN_FILES", 1)
     parallel = load_or_build_cache(manifest, 16000, cache_dir / "p", workers=2)

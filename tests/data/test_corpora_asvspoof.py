@@ -1,7 +1,7 @@
 """ASVspoof 2019/2021/5 and laundered adapters on fixtures in the published layouts."""
 import pytest
 
-from detector.data.corpora import asvspoof2019, asvspoof2021, asvspoof5, laundered, load_corpus_rows
+from detector.data.corpora import asvspoof5, asvspoof2019, asvspoof2021, laundered, load_corpus_rows
 from tests.data import layouts
 
 
@@ -31,7 +31,8 @@ def test_2019_pa_puts_the_environment_in_condition(tmp_path):
 @pytest.mark.parametrize("line, message", [
     ("LA_0079 LA_T_9 - A01", r"ASVspoof2019\.LA\.cm\.train\.trn\.txt:6: 4 fields, expected 5"),
     ("LA_0079 LA_T_9 - A01 fake", r"ASVspoof2019\.LA\.cm\.train\.trn\.txt:6: unknown label 'fake'"),
-    ("LA_0079 LA_T_1138215 - - bonafide", r"train\.trn\.txt:6: duplicate utterance id 'LA_T_1138215' \(first at .*:1\)"),
+    ("LA_0079 LA_T_1138215 - - bonafide",
+     r"train\.trn\.txt:6: duplicate utterance id 'LA_T_1138215' \(first at .*:1\)"),
 ])
 def test_2019_bad_protocol_lines_name_file_and_line(tmp_path, line, message):
     protocols = dict(layouts.LA_2019)

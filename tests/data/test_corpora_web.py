@@ -44,7 +44,8 @@ def test_fake_or_real_keeps_official_splits_per_version(tmp_path):
     rows = fake_or_real(layouts.fake_or_real(tmp_path))
     assert len(rows) == 12
     assert {(r["condition"], r["split"], r["label"]) for r in rows} == {
-        (v, s, l) for v in ("for-norm", "for-2seconds") for s in ("train", "val", "test") for l in ("spoof", "bonafide")}
+        (v, s, label) for v in ("for-norm", "for-2seconds") for s in ("train", "val", "test")
+        for label in ("spoof", "bonafide")}
     assert {r["condition"] for r in fake_or_real(tmp_path, version="for-norm")} == {"for-norm"}
     one = fake_or_real(tmp_path / "for-norm")
     assert len(one) == 6 and one[0]["path"].startswith("training/")

@@ -85,7 +85,10 @@ def speechlike(rng: np.random.Generator, plant: str, seconds: float = 1.5) -> np
 
 
 def write_corpus(root: Path, plant: str, per_class: int = 40) -> Path:
-    """A manifest of ``per_class`` clips per class, half train and half test; ``plant`` is in the bona fide clips only."""
+    """A manifest of ``per_class`` clips per class, half train and half test.
+
+    ``plant`` is in the bona fide clips only.
+    """
     rng = np.random.default_rng(7)
     root.mkdir(parents=True, exist_ok=True)
     lines = ["path,label,speaker,system,split"]

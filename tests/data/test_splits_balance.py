@@ -14,9 +14,11 @@ def corpus(n_speakers=30, seed=0):
     rows = []
     for s in range(n_speakers):
         for k in range(4 + s % 5):
-            rows.append({"path": f"s{s}/b{k}.flac", "label": "bonafide", "speaker": f"spk{s}", "system": "-", "split": ""})
+            rows.append({"path": f"s{s}/b{k}.flac", "label": "bonafide", "speaker": f"spk{s}", "system": "-",
+                         "split": ""})
         for k, system in enumerate(SYSTEMS * (1 + s % 2)):
-            rows.append({"path": f"s{s}/f{k}.flac", "label": "spoof", "speaker": f"spk{s}", "system": system, "split": ""})
+            rows.append({"path": f"s{s}/f{k}.flac", "label": "spoof", "speaker": f"spk{s}", "system": system,
+                         "split": ""})
     return rows
 
 
@@ -90,7 +92,8 @@ def test_undersampling_balances_each_split_evenly_across_systems():
     for split in ("train", "val", "test"):
         members = [r for r in out if r["split"] == split]
         labels = Counter(r["label"] for r in members)
-        assert labels["bonafide"] == labels["spoof"] == sum(1 for r in rows if r["split"] == split and r["label"] == "bonafide")
+        assert labels["bonafide"] == labels["spoof"] == sum(
+            1 for r in rows if r["split"] == split and r["label"] == "bonafide")
         systems = Counter(r["system"] for r in members if r["label"] == "spoof")
         assert max(systems.values()) - min(systems.values()) <= 1 and len(systems) == 8
     assert sum(report.dropped.values()) == len(rows) - len(out)
@@ -123,6 +126,7 @@ def test_oversampling_repeats_train_only_and_is_seeded():
     out, report = balance(rows, "oversample", seed=0)
     train_bona = [r for r in out if r["split"] == "train" and r["label"] == "bonafide"]
     assert sum(int(r.get("repeat", 1)) for r in train_bona) == 10 and len(train_bona) == 3
-    assert sum(1 for r in out if r["split"] == "test") == 4 and not any("repeat" in r for r in out if r["split"] == "test")
+    assert sum(1 for r in out if r["split"] == "test") == 4
+    assert not any("repeat" in r for r in out if r["split"] == "test")
     assert report.added[("train", "bonafide")] == 7
     assert balance(rows, "oversample", seed=0)[0] == out

@@ -64,7 +64,8 @@ def rows_with(rates, durations, levels):
     for i, label in enumerate(["bonafide"] * 10 + ["spoof"] * 10):
         rows.append({"path": f"{i}.wav", "label": label, "speaker": f"s{i % 3}", "system": "-" if i < 10 else "A01",
                      "split": ["train", "test"][i % 2], "sample_rate": str(rates[i >= 10]),
-                     "duration_s": str(durations[i >= 10] + 0.01 * i), "level_dbfs": str(levels[i >= 10] + 0.1 * (i % 3))})
+                     "duration_s": str(durations[i >= 10] + 0.01 * i),
+                     "level_dbfs": str(levels[i >= 10] + 0.1 * (i % 3))})
     return rows
 
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.multiprocessing
 
-from detector.models.checkpoint import load_checkpoint
 from detector.cli.main import main
-from detector.launder import LaunderChain
 from detector.engine.train import TrainingInterrupted, train
+from detector.launder import LaunderChain
+from detector.models.checkpoint import load_checkpoint
 from tests.conftest import write_folder_corpus
 from tests.engine.test_reliability import _config
 

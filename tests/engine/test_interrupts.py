@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import detector.utils.io as io_utils
 import detector.engine.train as train_module
-from detector.models.checkpoint import load_checkpoint
+import detector.utils.io as io_utils
 from detector.cli.main import main
-from detector.launder import LaunderChain
-from detector.models.detector import Detector
 from detector.engine.train import TrainingAborted, TrainingInterrupted, train
+from detector.launder import LaunderChain
+from detector.models.checkpoint import load_checkpoint
+from detector.models.detector import Detector
 from tests.conftest import write_folder_corpus
 from tests.engine.test_reliability import _config
 

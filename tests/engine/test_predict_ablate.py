@@ -15,10 +15,10 @@ from detector.cli.main import main
 from detector.config import Config
 from detector.data.audio import ingest_filter
 from detector.engine.evaluate import EvaluationOptions, evaluate
-from detector.metrics.detection import DetectionCost, detection_metrics
-from detector.metrics.report import format_metrics
 from detector.engine.scoring import ScoringSplit, WindowSettings
 from detector.engine.train import train
+from detector.metrics.detection import DetectionCost, detection_metrics
+from detector.metrics.report import format_metrics
 from tests.conftest import synthetic_clip, write_folder_corpus
 
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import detector.engine.train as train_module
-from detector.models.checkpoint import load_checkpoint
 from detector.cli.main import main
 from detector.config import Config
 from detector.data import DeviceCropLoader
 from detector.engine.train import train
+from detector.models.checkpoint import load_checkpoint
 from tests.conftest import write_folder_corpus
 
 DETECTOR = [sys.executable, "-m", "detector"]
@@ -66,7 +66,8 @@ def test_deterministic_runs_give_identical_weights_and_metrics(manifest, tmp_pat
         config = _config(manifest, tmp_path, epochs=1)
         config.train.deterministic = True
         state = train(config, tmp_path / name)
-        runs.append((state.history[0]["val_eer"], state.history[0]["train_loss"], _weights(tmp_path / name / "last.pt")))
+        runs.append((state.history[0]["val_eer"], state.history[0]["train_loss"],
+                     _weights(tmp_path / name / "last.pt")))
     assert runs[0][:2] == runs[1][:2]
     assert all(torch.equal(runs[0][2][k], runs[1][2][k]) for k in runs[0][2])
 

@@ -10,11 +10,11 @@ import torch
 import detector.engine.scoring
 from detector.config import DataConfig
 from detector.data import load_corpus, write_manifest
-from detector.launder.export import export
-from detector.utils.keys import slug
-from detector.models.detector import Detector
-from detector.utils.runtime import Precision
 from detector.engine.scoring import ScoringSplit, WindowSettings
+from detector.launder.export import export
+from detector.models.detector import Detector
+from detector.utils.keys import slug
+from detector.utils.runtime import Precision
 from tests.conftest import synthetic_clip
 
 SR = 16000

@@ -3,16 +3,16 @@ import pytest
 import torch
 import torch.optim.optimizer as optimizer_module
 
-from detector.cli.main import build_parser
 from detector.cli.commands.train import run as run_train_command
-from detector.config import Config, DataConfig, TrainConfig
+from detector.cli.main import build_parser
+from detector.config import Config, DataConfig, FeatureConfig, TrainConfig
 from detector.data import load_corpus
-from detector.utils.distributed import Distributed
+from detector.engine.train import EpochPosition, _StepCounters, _wrap, make_optimizer, train, train_step
 from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
 from detector.models.detector import Detector
+from detector.utils.distributed import Distributed
 from detector.utils.runtime import Precision
-from detector.engine.train import EpochPosition, _StepCounters, _wrap, make_optimizer, train, train_step
 from tests.conftest import write_folder_corpus
 
 DEFAULT_CHAIN = TrainConfig().launder
@@ -45,9 +45,9 @@ def meta(monkeypatch):
     return torch.device("meta")
 
 
-def _meta_step(banks, spec, optimizer_class=None):
+def _meta_step(banks, spec, optimizer_class=None, features=None):
     """One training step as the loop runs it (step, then the device counters), all on meta."""
-    model = Detector().to("meta")
+    model = Detector(16000, features).to("meta")
     optimizer = make_optimizer(model, TrainConfig())
     if optimizer_class is not None:
         optimizer.__class__ = optimizer_class
@@ -55,7 +55,7 @@ def _meta_step(banks, spec, optimizer_class=None):
     wave = torch.empty(4, 1, 8000, device="meta")
     target = torch.empty(4, dtype=torch.int64, device="meta")
     loss, finite = train_step(model, wave, target, launder, torch.Generator().manual_seed(0), optimizer,
-                              torch.amp.GradScaler("cpu", enabled=False), OFF)
+                              torch.amp.GradScaler("cpu", enabled=False), OFF, augments=model.augment is not None)
     _StepCounters(EpochPosition(), torch.device("meta")).add(loss, finite)
     return loss, finite
 
@@ -70,6 +70,12 @@ _CONDITIONS = [segment.strip() for segment in DEFAULT_CHAIN.split(";") if not se
 def test_the_whole_step_runs_on_meta_tensors_so_it_never_reads_the_device(banks, meta, spec):
     loss, finite = _meta_step(banks, spec)
     assert loss.device == finite.device == meta and loss.shape == finite.shape == ()
+
+
+def test_a_step_that_augments_the_seed_image_runs_on_meta_tensors(banks, meta):
+    features = FeatureConfig(frontend="seed-image", augment_flip=0.5, augment_rotate_deg=10.0)
+    loss, finite = _meta_step(banks, "p=1; noise:white:snr=0..20", features=features)
+    assert loss.device == finite.device == meta
 
 
 class _ReadsTheFlag(torch.optim.AdamW):

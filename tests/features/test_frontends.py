@@ -23,7 +23,6 @@ from detector.features.seed_image import IMAGE_SIZE, THRESHOLD_BANDS_HZ, THRESHO
 from tests.conftest import synthetic_clip
 
 
-
 def _demo_clips(count: int) -> list[Path]:
     with open(DEMO / "manifest.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

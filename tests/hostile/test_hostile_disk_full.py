@@ -9,13 +9,13 @@ import pytest
 import torch
 
 import detector.data.cache as cache_module
-from detector.models.checkpoint import load_checkpoint, save_checkpoint
 from detector.cli.main import main
 from detector.config import Config
 from detector.data import load_or_build_cache, read_manifest, write_manifest
 from detector.data.corpora import folder_corpus
-from detector.utils.io import WriteError, atomic_write_text
 from detector.engine.train import train
+from detector.models.checkpoint import load_checkpoint, save_checkpoint
+from detector.utils.io import WriteError, atomic_write_text
 from tests.conftest import write_folder_corpus
 
 

@@ -11,8 +11,18 @@ import pytest
 import soundfile
 
 from detector.data.audio import SILENCE_DBFS, AudioError, decode, iter_decode
-from tests.hostile.files import (AIFF_LIES, PCM16_TONE, RATE, WAV_LIES, aiff_bytes, level_clip, not_audio,
-                                 riff_header, tone, w64_rf64_lie)
+from tests.hostile.files import (
+    AIFF_LIES,
+    PCM16_TONE,
+    RATE,
+    WAV_LIES,
+    aiff_bytes,
+    level_clip,
+    not_audio,
+    riff_header,
+    tone,
+    w64_rf64_lie,
+)
 
 
 def refused(path, pattern: str) -> str:

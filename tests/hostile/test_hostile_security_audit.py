@@ -60,7 +60,8 @@ def audit(relative: str, text: str) -> list[str]:
             problems.append(f"{where}: subprocess with shell=True")
         if name in ("yaml.load", "yaml.unsafe_load"):
             problems.append(f"{where}: calls {name}()")
-        if name in ("torch.jit.load",) and relative != "engine/export.py":   # export reloads only the file it just wrote
+        # export reloads only the file it just wrote
+        if name in ("torch.jit.load",) and relative != "engine/export.py":
             problems.append(f"{where}: torch.jit.load of a file it did not write")
     return problems
 

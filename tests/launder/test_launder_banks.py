@@ -8,8 +8,8 @@ import pytest
 
 from detector.cli.main import main
 from detector.data import load_or_build_cache, read_manifest, write_manifest
-from detector.launder import CATALOGUE_ALL, LaunderBanks
 from detector.data.demo import DEMO_CORPUS
+from detector.launder import CATALOGUE_ALL, LaunderBanks
 from detector.launder.banks import packaged_prompt_paths, packaged_prompts
 from tests.conftest import write_folder_corpus
 

@@ -3,8 +3,16 @@
 import pytest
 import torch
 
-from detector.launder import (AddNoise, AddReverb, AddRoomReverb, Identity, LaunderBanks, ResampleRoundTrip,
-                              describe_families, parse_condition)
+from detector.launder import (
+    AddNoise,
+    AddReverb,
+    AddRoomReverb,
+    Identity,
+    LaunderBanks,
+    ResampleRoundTrip,
+    describe_families,
+    parse_condition,
+)
 from detector.launder.rooms import ShoeBoxSpec
 
 
@@ -24,7 +32,8 @@ def test_each_family_builds_its_attack_named_by_the_text():
 
 
 def test_short_and_keyword_forms_are_equivalent():
-    assert parse_condition("resample:8000|11025").rates == parse_condition("resample:rate=8000|11025").rates == (8000, 11025)
+    assert (parse_condition("resample:8000|11025").rates
+            == parse_condition("resample:rate=8000|11025").rates == (8000, 11025))
     assert (parse_condition("reverb:0.3:model=synthetic").rt60_s.spec
             == parse_condition("reverb:rt60=0.3:model=synthetic").rt60_s.spec == "0.3")
     assert parse_condition("noise:snr=5:pink").bank.names == ("pink",)

@@ -8,8 +8,18 @@ import soundfile
 import torch
 
 from detector.cli.main import main
-from detector.launder import (CATALOGUE_ALL, STUDY_CONDITIONS, AddRoomReverb, HostCodec, LaunderBanks,
-                              LaunderChain, codec_round_trip, derived_cache, expand_conditions, parse_condition)
+from detector.launder import (
+    CATALOGUE_ALL,
+    STUDY_CONDITIONS,
+    AddRoomReverb,
+    HostCodec,
+    LaunderBanks,
+    LaunderChain,
+    codec_round_trip,
+    derived_cache,
+    expand_conditions,
+    parse_condition,
+)
 from detector.launder import functional as F
 from detector.launder.rooms import SHOEBOX_T20_TOLERANCE, ShoeBoxSpec, expected_delay_samples, shoebox_rirs
 from tests.launder.corpus import small_corpus

@@ -105,7 +105,8 @@ def test_spectral_quantise_is_the_quantised_magnitude_with_the_phase_kept():
 @pytest.mark.parametrize("snr", [-5.0, 0.0, 10.0, 20.0, 35.0])
 def test_mix_at_snr_realises_requested_snr_within_0p1_db(snr):
     wave = _wave(4, 8000)
-    noise = torch.randn(4, 1, 8000, generator=torch.Generator().manual_seed(2)) * torch.tensor([0.01, 1, 3, 0.2]).view(4, 1, 1)
+    noise = (torch.randn(4, 1, 8000, generator=torch.Generator().manual_seed(2))
+             * torch.tensor([0.01, 1, 3, 0.2]).view(4, 1, 1))
     snr_db = torch.tensor([snr, snr + 1, snr + 2.5, snr - 3])
     mixed = F.mix_at_snr(wave, noise, snr_db)
     realised = 10 * torch.log10(wave.square().mean(-1) / (mixed - wave).square().mean(-1)).view(-1)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from detector.launder import AddRoomReverb, LaunderBanks, parse_condition
+from detector.launder import AddRoomReverb, LaunderBanks, parse_condition, rooms
 from detector.launder import functional as F
-from detector.launder import rooms
 from detector.launder.rir import T30_RANGE_DB, estimate_rt60, schroeder_decay_db
 from detector.launder.rooms import SHOEBOX_T20_TOLERANCE, ShoeBoxSpec, decay_table, shoebox_rirs, study_rirs
 

@@ -7,9 +7,21 @@ import pytest
 from scipy.optimize import brentq
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_curve
 
-from detector.metrics.detection import (DetectionCost, act_dcf, classification_report, cllr, det_curve, detection_metrics,
-                              equal_error_rate, interpolated_eer, min_dcf, per_group_metrics, ranked_det_curve,
-                              seen_unseen_metrics, within_group_metrics)
+from detector.metrics.detection import (
+    DetectionCost,
+    act_dcf,
+    classification_report,
+    cllr,
+    det_curve,
+    detection_metrics,
+    equal_error_rate,
+    interpolated_eer,
+    min_dcf,
+    per_group_metrics,
+    ranked_det_curve,
+    seen_unseen_metrics,
+    within_group_metrics,
+)
 from detector.metrics.report import format_metrics, seen_unseen_line
 
 EXACT = 1e-12   # rates are ratios of trial counts: only float rounding separates two correct computations
@@ -236,7 +248,8 @@ def test_threshold_metrics_match_sklearn_with_spoof_positive():
     assert report["f1"] == pytest.approx(f1_score(spoof, predicted_spoof))
     assert report["accuracy"] == pytest.approx((predicted_spoof == spoof).mean())
     (tb, fs), (fb, ts) = report["confusion_matrix"]
-    assert (tb + fs, fb + ts) == (report["n_bonafide"], report["n_spoof"]) == ((targets == 1).sum(), (targets == 0).sum())
+    assert ((tb + fs, fb + ts) == (report["n_bonafide"], report["n_spoof"])
+            == ((targets == 1).sum(), (targets == 0).sum()))
     assert fs == ((targets == 1) & (scores < 0)).sum()
 
 

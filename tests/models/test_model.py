@@ -4,7 +4,7 @@ import torch
 import torchvision
 
 from detector.config import ModelConfig
-from detector.models.detector import Detector, resnet18_backbone, load_imagenet_weights, scores_from_logits
+from detector.models.detector import Detector, load_imagenet_weights, resnet18_backbone, scores_from_logits
 
 
 def test_waveform_to_two_logits_and_scores():

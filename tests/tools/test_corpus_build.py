@@ -11,15 +11,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from detector.data.cues import CUES
+from detector.data.summary import roc_auc
 from tools.corpus_build.audit import audit_text
 from tools.corpus_build.generators import VOCODERS
 from tools.corpus_build.hygiene import (
-    MIN_DURATION_S, PEAK_LIMIT, SAMPLE_RATE, TARGET_LEVEL_DBFS, active_rms, cut_at_pause, set_level, trim_silence)
+    MIN_DURATION_S,
+    PEAK_LIMIT,
+    SAMPLE_RATE,
+    TARGET_LEVEL_DBFS,
+    active_rms,
+    cut_at_pause,
+    set_level,
+    trim_silence,
+)
 from tools.corpus_build.plan import candidate_jobs, language_matched_shares, quotas, split_names
 from tools.corpus_build.presets import DEMO, LARGE, PRESETS
 from tools.corpus_build.sources import Prompt
-from detector.data.cues import CUES
-from detector.data.summary import roc_auc
 
 NAMES = [f"prompt-{i:03d}" for i in range(60)]
 
@@ -88,7 +96,7 @@ def test_each_voice_speaks_each_text_at_most_once(large_plan):
         if label == "spoof" and rest[0] not in VOCODERS:
             per_system.setdefault((split, rest[0]), []).extend(jobs)
     assert per_system
-    for (split, system), jobs in per_system.items():
+    for (_split, system), jobs in per_system.items():
         pairs = Counter((job.voice, job.lang, job.text) for job in jobs)   # whatever channel it is paired with
         assert max(pairs.values()) == 1
         # every voice of the system speaks in this split
@@ -97,7 +105,7 @@ def test_each_voice_speaks_each_text_at_most_once(large_plan):
 
 def test_vocoded_copies_keep_their_source_channel(large_plan):
     _, groups, _ = large_plan
-    for (split, label, *rest), jobs in groups.items():
+    for (_split, label, *rest), jobs in groups.items():
         if label == "spoof" and rest[0] in VOCODERS:
             source_channel = {s.speaker + s.lang: s.codec for s in LARGE.sources}
             assert all(job.codec == source_channel[job.speaker + job.lang] for job in jobs)
@@ -148,8 +156,8 @@ def test_language_matched_shares_meet_each_languages_need_within_capacity(need, 
     shares = language_matched_shares(need, capacity, ["s1", "s2", "s3"])
     assert all(0 <= n <= capacity[cell] for cell, n in shares.items())
     for lang, n in need.items():
-        available = sum(c for (_, l), c in capacity.items() if l == lang)
-        assert sum(v for (_, l), v in shares.items() if l == lang) == min(n, available)
+        available = sum(c for (_, cell_lang), c in capacity.items() if cell_lang == lang)
+        assert sum(v for (_, cell_lang), v in shares.items() if cell_lang == lang) == min(n, available)
 
 
 def test_language_matched_shares_leave_english_to_the_english_only_engine():
@@ -177,7 +185,8 @@ def test_language_matched_shares_keep_multilingual_engines_in_every_language():
         totals[s] += n
     assert sum(totals.values()) == sum(need.values())
     # the multilingual engines end level; flite holds every English clip they left it
-    assert max(totals[s] for s in ("espeak", "griffinlim", "lpc")) - min(totals[s] for s in ("espeak", "griffinlim", "lpc")) <= 1
+    multilingual = ("espeak", "griffinlim", "lpc")
+    assert max(totals[s] for s in multilingual) - min(totals[s] for s in multilingual) <= 1
     assert shares[("flite", "en")] == 226 - 3 * (226 // 4 // 2)
 
 

@@ -19,7 +19,14 @@ from tqdm import tqdm
 
 from detector.utils.io import atomic_write_csv
 from tools.corpus_build.generators import (
-    FESTIVAL_PACKAGES, VOCODERS, SynthesisError, synthesize, vocode_griffinlim, vocode_lpc, vocode_world)
+    FESTIVAL_PACKAGES,
+    VOCODERS,
+    SynthesisError,
+    synthesize,
+    vocode_griffinlim,
+    vocode_lpc,
+    vocode_world,
+)
 from tools.corpus_build.hygiene import MIN_DURATION_S, SAMPLE_RATE, finish, trim_silence
 from tools.corpus_build.plan import Job, candidate_jobs, quota_shortfalls, quotas, split_names
 from tools.corpus_build.presets import PRESETS, SPLIT_FRACTIONS, Preset

@@ -51,7 +51,8 @@ def register(commands) -> None:
     group.add_argument("--csv", help="the CSV to read (paths in it are relative to --root)")
     for field in ("path", "label", "speaker", "system", "split", "condition"):
         group.add_argument(f"--{field}-column", default=field if field in ("path", "label") else None,
-                           help=f"its column holding the {field}" + (f" (default {field})" if field in ("path", "label") else ""))
+                           help=f"its column holding the {field}"
+                           + (f" (default {field})" if field in ("path", "label") else ""))
     group.add_argument("--delimiter", default=",", help="CSV field separator (default ,; use tab for TSV)")
     group.add_argument("--bonafide-values", help="comma-separated label values meaning bona fide "
                                                  "(default: bonafide, bona-fide, genuine, real, human)")

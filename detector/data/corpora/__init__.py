@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from detector.data.corpora.asvspoof import asvspoof2019, asvspoof2021, asvspoof5, laundered
+from detector.data.corpora.asvspoof import asvspoof5, asvspoof2019, asvspoof2021, laundered
 from detector.data.corpora.common import AUDIO_SUFFIXES, normalise_label, read_protocol
 from detector.data.corpora.generic import csv_table, folder, folder_corpus, rebase
 from detector.data.corpora.web import fake_or_real, in_the_wild, wavefake

@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from detector.data.corpora.common import (check_unique, normalise_label, read_protocol, require_dir,
-                                          system_for, where)
+from detector.data.corpora.common import check_unique, normalise_label, read_protocol, require_dir, system_for, where
 
 SUBSETS_2019 = (("train", "train.trn", "train"), ("dev", "dev.trl", "val"), ("eval", "eval.trl", "test"))
 

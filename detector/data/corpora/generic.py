@@ -6,8 +6,16 @@ import io
 import os
 from pathlib import Path
 
-from detector.data.corpora.common import (BONAFIDE_WORDS, SPOOF_WORDS, audio_files, check_unique,
-                                          normalise_label, normalise_split, posix_relative, system_for)
+from detector.data.corpora.common import (
+    BONAFIDE_WORDS,
+    SPOOF_WORDS,
+    audio_files,
+    check_unique,
+    normalise_label,
+    normalise_split,
+    posix_relative,
+    system_for,
+)
 from detector.data.manifest import escapes_root
 
 

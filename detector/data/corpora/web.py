@@ -5,8 +5,14 @@ import csv
 import io
 from pathlib import Path
 
-from detector.data.corpora.common import (audio_files, check_unique, normalise_label, posix_relative,
-                                          require_dir, system_for)
+from detector.data.corpora.common import (
+    audio_files,
+    check_unique,
+    normalise_label,
+    posix_relative,
+    require_dir,
+    system_for,
+)
 
 
 def in_the_wild(root: Path) -> list[dict]:
