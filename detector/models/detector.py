@@ -46,7 +46,7 @@ def download_imagenet_weights() -> dict[str, torch.Tensor]:
     cache (``$TORCH_HOME``, default ``~/.cache/torch``); offline, a :class:`UserError` that says what to pass."""
     weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
     try:
-        return weights.get_state_dict(progress=False)
+        return weights.get_state_dict(progress=False, map_location="cpu", weights_only=True)   # no pickled code
     except (OSError, RuntimeError) as error:   # no network (URLError is an OSError), or a damaged download
         raise UserError(f"--pretrained {IMAGENET}: could not download torchvision's resnet18 ImageNet weights "
                         f"({weights.url}): {error}. Offline, pass a local state-dict file instead: "
