@@ -24,5 +24,5 @@ def run(args: argparse.Namespace, config: Config | None = None) -> None:
 
     config = config or resolve_config(args)
     state = train(config, args.out, resume=args.resume)
-    print(f"best validation EER {100 * state.best_eer:.2f}% at epoch {state.best_epoch}; "
-          f"checkpoints in {args.out}/best.pt and {args.out}/last.pt")
+    print(f"best epoch by {config.train.stop_on}: {state.best_epoch} (validation EER {100 * state.best_eer:.2f}%, "
+          f"loss {state.best_loss:.4f}); checkpoints in {args.out}/best.pt and {args.out}/last.pt")
