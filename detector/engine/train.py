@@ -358,7 +358,9 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         _train_one_epoch(run, loader, steps_per_epoch, position, f"epoch {epoch + 1}/{settings.epochs}")
         train_loss = float(np.mean(context.gather_arrays(
             np.array([position.loss_sum / max(position.step - position.nonfinite_steps, 1)]))[0]))
-        window_scores, _ = score_loader([model], val_loader, device, precision, desc="validation")
+        # Scored as evaluate scores (float32 under --amp auto), since calibration is fitted on these scores.
+        window_scores, _ = score_loader([model], val_loader, device, Precision.for_scoring(settings.amp, device),
+                                        desc="validation")
         scores = aggregate_windows(window_scores[0], val_set.clip_of_window, len(val_set.rows),
                                    WindowSettings().aggregate)
         scores, targets = context.gather_arrays(scores, val_set.targets)
