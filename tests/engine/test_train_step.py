@@ -172,4 +172,4 @@ def test_compile_and_save_every_minutes_flags_reach_the_config(monkeypatch, tmp_
 
 
 class _Done:
-    best_eer, best_epoch = 0.0, 1
+    best_eer, best_loss, best_epoch = 0.0, 0.0, 1
