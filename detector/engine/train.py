@@ -31,21 +31,21 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from detector.metrics.calibration import fit_calibration
-from detector.models.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import Config, TrainConfig
 from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
 from detector.data.loader import WindowDataset, aggregate_windows, to_device
 from detector.data.manifest import Manifest, write_manifest
 from detector.data.splits import SPLIT_NAMES, parse_split_ratios, split_manifest
-from detector.utils.distributed import Distributed, init_distributed, shutdown_distributed
-from detector.utils.io import atomic_write_csv, atomic_write_text
+from detector.engine.scoring import WindowSettings, score_loader
 from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
+from detector.metrics.calibration import fit_calibration
 from detector.metrics.detection import equal_error_rate
+from detector.models.checkpoint import load_checkpoint, save_checkpoint
 from detector.models.detector import Detector
+from detector.utils.distributed import Distributed, init_distributed, shutdown_distributed
+from detector.utils.io import atomic_write_csv, atomic_write_text
 from detector.utils.runtime import Precision, resolve_device, seed_everything, step_seeds
-from detector.engine.scoring import WindowSettings, score_loader
 
 logger = logging.getLogger(__name__)
 
