@@ -43,6 +43,7 @@ import soundfile
 import torch
 import torchaudio.functional as AF
 
+from detector.data.audio import ingest_filter
 from detector.data.demo import DEMO_CORPUS
 
 from . import functional as F
@@ -69,8 +70,8 @@ def read_audio(path: Path, sample_rate: int) -> np.ndarray:
     mono = samples.mean(axis=1)
     if mono.size == 0 or not np.isfinite(mono).all() or not np.abs(mono).max() > 0:
         raise ValueError(f"{path}: empty, silent or non-finite audio")
-    if rate != sample_rate:
-        mono = AF.resample(torch.from_numpy(mono), rate, sample_rate).numpy()
+    if rate != sample_rate:   # the ingest filter, as for corpus audio: no aliased cue in the noise
+        mono = AF.resample(torch.from_numpy(mono), rate, sample_rate, **ingest_filter()).numpy()
     return mono.astype(np.float32)
 
 
