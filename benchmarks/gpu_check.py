@@ -1,4 +1,4 @@
-"""The prepared GPU check: ``python -m benchmarks.gpu_check`` on one CUDA GPU, about 5 minutes.
+"""The prepared GPU check: ``python -m benchmarks.gpu_check`` on one CUDA GPU (sized for under 8 minutes; not yet timed on one).
 
 Prints a table and one PASS/FAIL line per check, appends its rows (with the device name) to
 ``benchmarks/results.csv`` and exits 1 if any check failed:
@@ -19,7 +19,7 @@ Prints a table and one PASS/FAIL line per check, appends its rows (with the devi
 (f) ``study``: the laundering study on the device: 1,000 clips x (clean + 29 conditions) to
     model-ready log-mel batches (:func:`benchmarks.study.run_ours`, MP3 coded on the host), seconds.
 
-``--device cpu --quick`` runs the same code on a few small batches in about a minute; the test
+``--device cpu --quick`` runs the same code on a few small batches (about 15 s on 2 CPU cores); the test
 suite runs it (``tests/benchmarks/test_gpu_check.py``) so the check never rots. On the CPU the
 GPU's throughput targets are reported as INFO, not judged.
 """
