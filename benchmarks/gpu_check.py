@@ -1,6 +1,6 @@
-"""The prepared GPU check: ``python -m benchmarks.gpu_check`` on one CUDA GPU (sized for under 8 minutes; not yet timed on one).
+"""The prepared GPU check: ``python -m benchmarks.gpu_check`` on one CUDA GPU (sized for under 8 minutes).
 
-Prints a table and one PASS/FAIL line per check, appends its rows (with the device name) to
+Not yet timed on a GPU. Prints a table and one PASS/FAIL line per check, appends its rows (with the device name) to
 ``benchmarks/results.csv`` and exits 1 if any check failed:
 
 (a) ``sync-free``: 20 training steps of the full pipeline with the default laundering chain under
