@@ -328,11 +328,15 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         _log(context, f"detector: resuming {run_dir} from {_where(position, run.state)}")
     elif resume:
         _log(context, f"detector: --resume given but {stop.last_path} does not exist; starting a new run")
+    if split_note:
+        # Checkpoints then name the manifest that holds the training split (evaluate's seen/unseen
+        # summary reads it), and a rerun with RUN/config.toml trains on the same split.
+        config.data.manifest = str((run_dir / "manifest.csv").resolve())
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.toml", config.to_toml())
         if split_note:
             _write_split_manifest(manifest, run_dir / "manifest.csv")
+        atomic_write_text(run_dir / "config.toml", config.to_toml())
     if split_note:
         _log(context, f"detector: {split_note}; written to {run_dir / 'manifest.csv'} (evaluate with --manifest "
                       f"{run_dir / 'manifest.csv'})")

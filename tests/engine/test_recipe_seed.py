@@ -1,5 +1,6 @@
 """The seed recipe in a tiny training run: a manifest without splits is split, best.pt follows --stop-on."""
 import csv
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +70,9 @@ def test_a_manifest_without_splits_is_split_70_15_15_by_label_and_system_and_wri
     assert [(row.label, row.system, row.split) for row in written.rows] == \
         [(row.label, row.system, row.split) for row in expected.rows]
     assert all(written.audio_path(row).is_file() for row in written.rows)
+    # The checkpoint names the manifest that holds the split (evaluate's seen/unseen summary reads it).
+    saved = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert Path(saved["config"]["data"]["manifest"]) == (tmp_path / "run" / "manifest.csv").resolve()
     # Each (label, system) group is cut alone: 10 bona fide -> 6/2/2 (round(1.5) = 2), 5 per spoof system -> 3/1/1.
     counts = {(label, split): sum(row.label == label and row.split == split for row in written.rows)
               for label in ("bonafide", "spoof") for split in ("train", "val", "test")}
