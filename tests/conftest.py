@@ -39,6 +39,18 @@ def write_folder_corpus(root: Path, n_per_class: int = 12, seconds: float = 1.0,
     return root
 
 
+def prepared_folder_corpus(root: Path, split: str, manifest_name: str = "manifest.csv", **corpus) -> Path:
+    """:func:`write_folder_corpus` under ``root/corpus`` (``corpus``: its keyword arguments), then
+    ``detector prepare --corpus folder --split SPLIT`` into ``root/manifest_name``; returns the manifest."""
+    from detector.cli.main import main
+
+    write_folder_corpus(root / "corpus", **corpus)
+    manifest = root / manifest_name
+    assert main(["prepare", "--corpus", "folder", "--root", str(root / "corpus"), "--out", str(manifest),
+                 "--split", split]) == 0
+    return manifest
+
+
 @pytest.fixture
 def folder_corpus(tmp_path: Path) -> Path:
     return write_folder_corpus(tmp_path / "corpus")

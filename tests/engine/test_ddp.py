@@ -7,11 +7,10 @@ import pytest
 import torch
 import torch.multiprocessing
 
-from detector.cli.main import main
 from detector.engine.train import TrainingInterrupted, train
 from detector.launder import LaunderChain
 from detector.models.checkpoint import load_checkpoint
-from tests.conftest import write_folder_corpus
+from tests.conftest import prepared_folder_corpus
 from tests.engine.test_reliability import _config
 
 
@@ -51,12 +50,7 @@ def _torchrun(manifest, root, run, resume=False, signal_at=0):
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ddp")
-    write_folder_corpus(root / "corpus", n_per_class=16)
-    path = root / "manifest.csv"
-    assert main(["prepare", "--corpus", "folder", "--root", str(root / "corpus"), "--out", str(path),
-                 "--split", "60/20/20"]) == 0
-    return path
+    return prepared_folder_corpus(tmp_path_factory.mktemp("ddp"), "60/20/20", n_per_class=16)
 
 
 def test_ddp_with_frozen_epoch_interrupted_on_one_rank_resumes_like_the_uninterrupted_run(manifest, tmp_path):

@@ -13,12 +13,11 @@ import torch
 
 import detector.engine.train as train_module
 import detector.utils.io as io_utils
-from detector.cli.main import main
 from detector.engine.train import TrainingAborted, TrainingInterrupted, train
 from detector.launder import LaunderChain
 from detector.models.checkpoint import load_checkpoint
 from detector.models.detector import Detector
-from tests.conftest import write_folder_corpus
+from tests.conftest import prepared_folder_corpus
 from tests.engine.test_reliability import _config
 
 
@@ -26,10 +25,7 @@ from tests.engine.test_reliability import _config
 def corpus(tmp_path_factory):
     """A manifest, its cache, and the final weights of the uninterrupted run."""
     root = tmp_path_factory.mktemp("interrupts")
-    write_folder_corpus(root / "corpus", n_per_class=16)
-    manifest = root / "manifest.csv"
-    assert main(["prepare", "--corpus", "folder", "--root", str(root / "corpus"), "--out", str(manifest),
-                 "--split", "60/20/20"]) == 0
+    manifest = prepared_folder_corpus(root, "60/20/20", n_per_class=16)
     train(_run_config(manifest, root), root / "straight")
     return manifest, root, load_checkpoint(root / "straight" / "last.pt")["model"]
 

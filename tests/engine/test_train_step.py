@@ -13,7 +13,7 @@ from detector.launder.banks import corpus_banks
 from detector.models.detector import Detector
 from detector.utils.distributed import Distributed
 from detector.utils.runtime import Precision
-from tests.conftest import write_folder_corpus
+from tests.conftest import prepared_folder_corpus
 
 DEFAULT_CHAIN = TrainConfig().launder
 OFF = Precision(None, "meta")
@@ -22,12 +22,8 @@ OFF = Precision(None, "meta")
 @pytest.fixture(scope="module")
 def banks(tmp_path_factory):
     """Laundering banks of a tiny corpus (the default chain's babble noise is built from its bona fide clips)."""
-    from detector.cli.main import main
-
     root = tmp_path_factory.mktemp("corpus")
-    write_folder_corpus(root / "corpus", n_per_class=8)
-    assert main(["prepare", "--corpus", "folder", "--root", str(root / "corpus"), "--out", str(root / "m.csv"),
-                 "--split", "50/25/25"]) == 0
+    prepared_folder_corpus(root, "50/25/25", "m.csv", n_per_class=8)
     data = DataConfig(manifest=str(root / "m.csv"), cache_dir=str(root / "cache"))
     manifest, cache = load_corpus(data)
     return corpus_banks(manifest, cache, "", "", data.cache_dir)

@@ -1,10 +1,9 @@
 """Training must learn: on the synthetic corpus, a few epochs reach a low validation EER, while the
 same run with a learning rate of 0 stays near chance. Nothing else in the suite fails if training
 stops learning."""
-from detector.cli.main import main
 from detector.config import Config
 from detector.engine.train import train
-from tests.conftest import write_folder_corpus
+from tests.conftest import prepared_folder_corpus
 
 
 def _run(tmp_path, name: str, lr: float, epochs: int):
@@ -17,9 +16,7 @@ def _run(tmp_path, name: str, lr: float, epochs: int):
 
 
 def test_a_few_epochs_reach_a_low_validation_eer_and_no_learning_does_not(tmp_path):
-    corpus = write_folder_corpus(tmp_path / "corpus", n_per_class=16, seconds=0.4)
-    assert main(["prepare", "--corpus", "folder", "--root", str(corpus), "--out", str(tmp_path / "manifest.csv"),
-                 "--split", "60/40/0"]) == 0
+    prepared_folder_corpus(tmp_path, "60/40/0", n_per_class=16, seconds=0.4)
     learned = _run(tmp_path, "learns", lr=1e-3, epochs=3)
     assert learned.best_eer < 0.2, [row["val_eer"] for row in learned.history]
     assert learned.history[-1]["train_loss"] < learned.history[0]["train_loss"]
