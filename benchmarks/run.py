@@ -206,16 +206,17 @@ def suite_epoch(args, device) -> None:
              "png read-back (2 workers)": f"{len(pngs)} PNGs, 3000x1500, page cache warm"})
 
 
-def _train_step_rate(device, batch: int, seconds: float, amp: str, channels_last: bool, full: bool,
-                     compile_model: bool, repeats: int) -> tuple[float, float]:
-    """(clips/s, first-call seconds) of one training step; ``full`` adds laundering + log-mel to the step."""
+def train_step_rate(device, batch: int, seconds: float, amp: str, channels_last: bool, full: bool,
+                    compile_model: bool, repeats: int, features=None) -> tuple[float, float]:
+    """(clips/s, first-call seconds) of one training step; ``full`` adds laundering + the front-end
+    (``features``: a :class:`detector.config.FeatureConfig`, default log-mel) to the step."""
     from detector.config import ModelConfig, TrainConfig
     from detector.engine.train import make_optimizer, train_step
     from detector.models.detector import Detector
     from detector.utils.runtime import Precision
 
     torch.manual_seed(0)
-    model = Detector(SAMPLE_RATE, model=ModelConfig(channels_last=channels_last)).to(device).train()
+    model = Detector(SAMPLE_RATE, features, ModelConfig(channels_last=channels_last)).to(device).train()
     precision = Precision.resolve(amp, device)
     optimizer = make_optimizer(model, TrainConfig())   # fused AdamW: skips non-finite steps on the device
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
@@ -224,15 +225,15 @@ def _train_step_rate(device, batch: int, seconds: float, amp: str, channels_last
     chain = training_chain(device) if full else None
     generator = torch.Generator().manual_seed(0)   # laundering parameters are drawn on the host
     with torch.no_grad():
-        features = model.frontend(wave)
+        model_input = model.frontend(wave)
     backbone = model.backbone
     if channels_last:
-        features = features.contiguous(memory_format=torch.channels_last)
+        model_input = model_input.contiguous(memory_format=torch.channels_last)
     forward = model if full else backbone
     if compile_model:
         forward = torch.compile(forward)
     # Model-only steps feed precomputed log-mel features: nothing to launder (and no peak limit on them).
-    inputs, launder = (wave, chain) if full else (features, lambda batch, generator: batch)
+    inputs, launder = (wave, chain) if full else (model_input, lambda batch, generator: batch)
 
     def step():
         train_step(forward, inputs, target, launder, generator, optimizer, scaler, precision)
@@ -250,7 +251,7 @@ def suite_train(args, device) -> None:
             for channels_last in (False, True):
                 label = (f"{'full' if full else 'model-only'} {'fp32' if precision == 'off' else 'amp'} "
                          f"{'channels_last' if channels_last else 'NCHW'} eager")
-                rate, _ = _train_step_rate(device, batch, args.crop_s, precision, channels_last, full, False,
+                rate, _ = train_step_rate(device, batch, args.crop_s, precision, channels_last, full, False,
                                            args.repeats)
                 results[label] = rate
                 print(f"  {label:40s} {rate:9.1f} clips/s", flush=True)
@@ -294,7 +295,7 @@ def suite_train(args, device) -> None:
 
 
 def suite_compile(args, device) -> None:
-    rate, first = _train_step_rate(device, args.train_batch, args.crop_s, "auto", True, args.compile_full, True,
+    rate, first = train_step_rate(device, args.train_batch, args.crop_s, "auto", True, args.compile_full, True,
                                    args.repeats)
     print("RESULT " + json.dumps([rate, first]))
 

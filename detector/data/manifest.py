@@ -157,3 +157,10 @@ def write_manifest(rows: list[dict[str, str]], path: str | Path) -> None:
     for row in rows:
         columns += [key for key in row if key not in columns and not key.startswith("_")]
     atomic_write_csv(path, rows, columns)
+
+
+def write_relocated_manifest(manifest: Manifest, rows: list[ManifestRow], path: str | Path) -> None:
+    """``rows`` of ``manifest`` as a manifest at ``path`` with absolute audio paths, so that it can
+    live in any folder (a run folder, a benchmark's fold) and still name the same audio."""
+    write_manifest([{**row.extra, "path": str(manifest.audio_path(row).absolute()), "label": row.label,
+                     "speaker": row.speaker, "system": row.system, "split": row.split} for row in rows], path)

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from detector.config import Config, TrainConfig
 from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
 from detector.data.loader import WindowDataset, aggregate_windows, to_device
-from detector.data.manifest import Manifest, write_manifest
+from detector.data.manifest import Manifest, write_relocated_manifest
 from detector.data.splits import SPLIT_NAMES, parse_split_ratios, split_manifest
 from detector.engine.scoring import WindowSettings, score_loader
 from detector.launder import LaunderChain
@@ -227,13 +227,6 @@ def _auto_split(manifest: Manifest, config: Config) -> tuple[Manifest, str]:
                    f"{config.train.seed}: {counts} train/val/test clips")
 
 
-def _write_split_manifest(manifest: Manifest, path: Path) -> None:
-    """``manifest`` as a CSV at ``path``, with absolute audio paths (the run folder is elsewhere)."""
-    write_manifest([{**row.extra, "path": str(manifest.audio_path(row).absolute()), "label": row.label,
-                     "speaker": row.speaker, "system": row.system, "split": row.split} for row in manifest.rows],
-                   path)
-
-
 def _wrap(model: Detector, context: Distributed, device: torch.device, compile_model: bool) -> torch.nn.Module:
     """The module the steps call: DDP under torchrun (over the parameters that train now), compiled if asked.
 
@@ -335,7 +328,7 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         if split_note:
-            _write_split_manifest(manifest, run_dir / "manifest.csv")
+            write_relocated_manifest(manifest, manifest.rows, run_dir / "manifest.csv")
         atomic_write_text(run_dir / "config.toml", config.to_toml())
     if split_note:
         _log(context, f"detector: {split_note}; written to {run_dir / 'manifest.csv'} (evaluate with --manifest "
