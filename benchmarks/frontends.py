@@ -19,8 +19,9 @@ are the ones that reproduce the table), on one corpus with a test split and held
 Everything lands under ``--out``: ``folds/`` (fold manifests, absolute audio paths),
 ``runs/<fold>/<frontend>-<training>-s<seed>/`` (run folders, with ``eval/metrics.json``),
 ``frontends.csv`` (one row per run and condition), ``frontends.md`` (the tables) and
-``frontends.png`` (the main table as a heatmap). A rerun resumes: finished trainings and
-evaluations newer than their checkpoint are reused, unfinished ones continue (``--resume``).
+``frontends.png`` (the main table as a heatmap) and ``throughput.json`` (measured first, while the
+machine is idle). A rerun resumes: the throughput, finished trainings and evaluations newer than
+their checkpoint are reused, unfinished trainings continue (``--resume``).
 """
 from __future__ import annotations
 
@@ -171,6 +172,7 @@ def measure_throughput(args) -> dict[str, float]:
     from benchmarks.run import train_step_rate
     from benchmarks.timing import device_name
     from detector.config import FeatureConfig
+    from detector.utils.io import atomic_write_text
 
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     rates = {}
@@ -185,6 +187,7 @@ def measure_throughput(args) -> dict[str, float]:
             results[f"{frontend} / logmel"] = rate / rates["logmel"]
             units[f"{frontend} / logmel"] = "ratio"
     record(results, device_name(device), args, benchmark="frontends", unit=units)
+    atomic_write_text(args.out / "throughput.json", json.dumps({"device": device_name(device), "clips_per_s": rates}))
     return rates
 
 
@@ -266,7 +269,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed throughput steps per front-end")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache-dir", default=os.environ.get("DETECTOR_CACHE", ""))
-    parser.add_argument("--skip-throughput", action="store_true", help="leave out the throughput measurement")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="measure the throughput (into OUT/throughput.json, reused by later runs) and stop")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.frontends) - set(FRONTENDS)) + sorted(set(args.trainings) - set(TRAININGS))
     if unknown:
@@ -275,7 +279,12 @@ def main(argv: list[str] | None = None) -> None:
     from detector.utils.io import atomic_write_csv, atomic_write_text
 
     args.out.mkdir(parents=True, exist_ok=True)
-    rates = {} if args.skip_throughput else measure_throughput(args)
+    measured = args.out / "throughput.json"
+    if args.throughput_only or not measured.exists():   # measured once: a resumed run keeps the idle figures
+        measure_throughput(args)
+    if args.throughput_only:
+        return
+    rates = json.loads(measured.read_text())["clips_per_s"]
     folds = write_folds(args.manifest.resolve(), args.out)
     rows = []
     for index, run in enumerate(plan_runs(folds, args), 1):
