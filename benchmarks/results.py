@@ -48,6 +48,11 @@ SECTIONS: dict[str, str] = {
     "frontend": (
         "Log-mel front-end (`LogMel`, n_fft 512, hop 160, 80 mels, per-example normalisation), clips/s on "
         "`(32, 1, 64000)`, torchaudio vs nnAudio backends."),
+    "frontends": (
+        "Training throughput of each front-end (`python -m benchmarks.frontends`): one full training step "
+        "(default laundering chain + front-end + ResNet-18 forward, backward, fused AdamW) on a batch of 2 s "
+        "demo-corpus crops, clips/s, and as a ratio to log-mel's in the same run. The EERs of the comparison "
+        "are in the README (they are results, not speed)."),
     "train": (
         "One ResNet-18 training step (forward, backward, AdamW) on 4 s clips, clips/s: *model-only* feeds "
         "precomputed log-mels, *full* = laundering chain + log-mel + model (the on-the-fly overhead is "
