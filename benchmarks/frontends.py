@@ -138,10 +138,17 @@ def train_and_evaluate(run: Run, manifest: Path, args) -> dict:
         _call(command, run_dir / "log.txt")
     metrics = run_dir / "eval" / "metrics.json"
     conditions = CONDITIONS if run.fold == "standard" else ("clean",)
-    if not metrics.exists() or metrics.stat().st_mtime < (run_dir / "best.pt").stat().st_mtime:
+    if not _evaluated(metrics, run_dir / "best.pt", conditions):
         _call(_detector("evaluate", "--checkpoint", str(run_dir / "best.pt"), "--out", str(metrics.parent),
                         "--conditions", ",".join(conditions), *common), run_dir / "log.txt")
     return json.loads(metrics.read_text())
+
+
+def _evaluated(metrics: Path, checkpoint: Path, conditions: tuple[str, ...]) -> bool:
+    """Whether ``metrics`` scored this ``checkpoint`` (it is newer) under exactly ``conditions``."""
+    if not metrics.exists() or metrics.stat().st_mtime < checkpoint.stat().st_mtime:
+        return False
+    return json.loads(metrics.read_text()).get("conditions") == list(conditions)
 
 
 def result_rows(run: Run, metrics: dict, run_dir: Path) -> list[dict]:
