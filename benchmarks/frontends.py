@@ -129,9 +129,10 @@ def train_and_evaluate(run: Run, manifest: Path, args) -> dict:
     common = ["--manifest", str(manifest), "--allow-outside-root", "--device", args.device]
     if args.cache_dir:
         common += ["--cache-dir", args.cache_dir]
-    if len(_history(run_dir)) < args.epochs:
-        command = _detector("train", "--out", str(run_dir), "--frontend", run.frontend, "--epochs", str(args.epochs),
-                            "--patience", str(args.epochs), "--crop-s", str(args.crop_s), "--seed", str(run.seed),
+    epochs = args.epochs if run.fold == "standard" else args.loso_epochs
+    if len(_history(run_dir)) < epochs:
+        command = _detector("train", "--out", str(run_dir), "--frontend", run.frontend, "--epochs", str(epochs),
+                            "--patience", str(epochs), "--crop-s", str(args.crop_s), "--seed", str(run.seed),
                             *common, *(["--launder", "off"] if run.training == "clean" else []))
         if (run_dir / "last.pt").exists():
             command.append("--resume")
@@ -235,7 +236,8 @@ def summarise(rows: list[dict], rates: dict[str, float], args) -> str:
         rate = rates.get(frontend, float("nan"))
         table.append([f"`{frontend}`", "–" if np.isnan(rate) else f"{rate:.1f}", *map(_percent, numbers)])
     lines = [f"EER % (official ASVspoof 5 EER), mean over seeds {', '.join(map(str, args.seeds))}; "
-             f"{args.epochs} epochs of {args.crop_s:g} s crops, best validation-EER epoch.", "",
+             f"{args.epochs} epochs of {args.crop_s:g} s crops ({args.loso_epochs} in the leave-one-system-out "
+             f"folds), best validation-EER epoch.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in table]
     if loso_folds:
@@ -270,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="standard-fold trainings: laundered (default chain), clean (--launder off)")
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[42])
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--loso-epochs", type=int, default=0,
+                        help="epochs of the leave-one-system-out trainings (default: --epochs)")
     parser.add_argument("--crop-s", type=float, default=2.0)
     parser.add_argument("--no-loso", dest="loso", action="store_false", help="only the standard fold")
     parser.add_argument("--batch-size", type=int, default=32, help="throughput batch (training uses its default, 32)")
@@ -282,6 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(args.frontends) - set(FRONTENDS)) + sorted(set(args.trainings) - set(TRAININGS))
     if unknown:
         parser.error(f"unknown front-end or training: {', '.join(unknown)}")
+    args.loso_epochs = args.loso_epochs or args.epochs
 
     from detector.utils.io import atomic_write_csv, atomic_write_text
 

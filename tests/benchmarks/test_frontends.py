@@ -63,7 +63,7 @@ def test_the_tables_average_seeds_and_folds(tmp_path):
         for fold in ("loso-a", "loso-b"):
             rows.append({"frontend": "logmel", "training": "laundered", "fold": fold, "seed": seed,
                          "condition": "clean", "eer": rng.uniform(), "eer_held_out_system": rng.uniform()})
-    args = argparse.Namespace(frontends=["logmel"], seeds=[1, 2], epochs=3, crop_s=2.0, out=tmp_path)
+    args = argparse.Namespace(frontends=["logmel"], seeds=[1, 2], epochs=3, loso_epochs=2, crop_s=2.0, out=tmp_path)
     table = summarise(rows, {"logmel": 12.5}, args)
 
     def select(**where):
