@@ -252,7 +252,7 @@ def suite_train(args, device) -> None:
                 label = (f"{'full' if full else 'model-only'} {'fp32' if precision == 'off' else 'amp'} "
                          f"{'channels_last' if channels_last else 'NCHW'} eager")
                 rate, _ = train_step_rate(device, batch, args.crop_s, precision, channels_last, full, False,
-                                           args.repeats)
+                                          args.repeats)
                 results[label] = rate
                 print(f"  {label:40s} {rate:9.1f} clips/s", flush=True)
     for precision in ("off", amp):
@@ -296,7 +296,7 @@ def suite_train(args, device) -> None:
 
 def suite_compile(args, device) -> None:
     rate, first = train_step_rate(device, args.train_batch, args.crop_s, "auto", True, args.compile_full, True,
-                                   args.repeats)
+                                  args.repeats)
     print("RESULT " + json.dumps([rate, first]))
 
 
