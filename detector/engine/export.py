@@ -11,9 +11,10 @@ window of the batch goes through the network in one pass, so memory grows with b
 
 - TorchScript: the windowing and aggregation are scripted (the length stays symbolic); the
   network (front-end + ResNet) inside is a trace on a batch of windows.
-- ONNX: ONNX has no complex tensors, so torch's STFT cannot be exported; the mel front-end is
-  swapped for the nnAudio backend, whose STFT is a real convolution with the same window,
-  framing and filterbank (parity with torchaudio is a test of ``features``).
+- ONNX: ONNX has no complex tensors, so torch's STFT cannot be exported; the log-mel front-end
+  is swapped for the nnAudio backend, whose STFT is a real convolution with the same window,
+  framing and filterbank (parity with torchaudio is a test of ``features``). The other
+  front-ends export as they are (CQT is nnAudio's already).
 
 Either file is checked against the PyTorch model, on clips shorter than, equal to and several
 times longer than a window.
@@ -115,7 +116,8 @@ def _export_onnx(model: Detector, config, settings: tuple, checks: list[torch.Te
                            "(onnx, onnxscript, onnxruntime)") from None
     exportable = Detector(config.data.sample_rate, config.features, config.model)
     exportable.load_state_dict(model.state_dict())
-    exportable.frontend.mel = mel_power("nnaudio", config.data.sample_rate, config.features)
+    if config.features.frontend == "logmel":   # the other front-ends have no torch STFT to swap
+        exportable.frontend.mel = mel_power("nnaudio", config.data.sample_rate, config.features)
     scorer = WaveformScorer(WindowScorer(exportable.eval()).eval(), *settings).eval()
     shapes = {"wave": {0: torch.export.Dim("batch"),
                        1: torch.export.Dim("time", min=MIN_EXPORT_SAMPLES,
