@@ -247,14 +247,19 @@ def summarise(rows: list[dict], rates: dict[str, float], args) -> str:
         for frontend in args.frontends:
             folds = [_mean(r["eer_held_out_system"] for r in select(frontend=frontend, fold=f)) for f in loso_folds]
             lines.append(f"| `{frontend}` | " + " | ".join(map(_percent, folds)) + f" | {_percent(_mean(folds))} |")
-    lines += ["", "Standard fold, laundered-trained / clean-trained, EER % per condition:", "",
-              "| front-end | " + " | ".join(CONDITIONS) + " |", "|" + "---|" * (len(CONDITIONS) + 1)]
+    lines += ["", "Standard fold, laundered-trained / clean-trained, EER % per condition (all test trials; "
+              "the last two columns: the systems held out of training, on clean audio and averaged over the "
+              f"{len(CONDITIONS)} conditions):", "",
+              "| front-end | " + " | ".join(CONDITIONS) + " | unseen systems, clean | unseen systems, mean |",
+              "|" + "---|" * (len(CONDITIONS) + 3)]
     for frontend in args.frontends:
-        def eer(training: str, condition: str) -> str:
-            return _percent(_mean(r["eer"] for r in select(frontend=frontend, fold="standard", training=training,
-                                                             condition=condition)))
+        def eer(training: str, conditions: tuple[str, ...], column: str = "eer") -> str:
+            return _percent(_mean(r[column] for c in conditions
+                                  for r in select(frontend=frontend, fold="standard", training=training, condition=c)))
 
-        cells = [f"{eer('laundered', c)} / {eer('clean', c)}" for c in CONDITIONS]
+        cells = [f"{eer('laundered', (c,))} / {eer('clean', (c,))}" for c in CONDITIONS]
+        cells += [f"{eer('laundered', c, 'eer_unseen_systems')} / {eer('clean', c, 'eer_unseen_systems')}"
+                  for c in (("clean",), CONDITIONS)]
         lines.append(f"| `{frontend}` | " + " | ".join(cells) + " |")
     plot_heatmap(100 * np.array(heat), list(args.frontends), header[2:], args.out / "frontends.png",
                  title="EER % by front-end")
