@@ -90,12 +90,13 @@ def _prepare(args, device: torch.device, work: Path) -> Setup:
 
 
 def _training_parts(setup: Setup, amp: str = "auto"):
-    from detector.config import ModelConfig, TrainConfig
+    from detector.config import FeatureConfig, ModelConfig, TrainConfig
     from detector.engine.train import make_optimizer
     from detector.models.detector import Detector
     from detector.utils.runtime import Precision
 
-    model = Detector(model=ModelConfig()).to(setup.device).train()
+    # Log-mel, named: the check's targets and rows describe the log-mel pipeline, whatever the default.
+    model = Detector(features=FeatureConfig(frontend="logmel"), model=ModelConfig()).to(setup.device).train()
     precision = Precision.resolve(amp, setup.device)
     optimizer = make_optimizer(model, TrainConfig())
     scaler = torch.amp.GradScaler(setup.device.type, enabled=precision.needs_scaler)

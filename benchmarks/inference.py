@@ -42,6 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     config = demo_config()
+    config.features.frontend = "logmel"   # the recorded rows are the log-mel model's
     config.data.manifest = str(demo_manifest())
     work = Path(tempfile.mkdtemp(prefix="detector-bench-"))
     try:

@@ -54,6 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = Config()
+    config.features.frontend = "logmel"   # stage (b) is the log-mel front-end, whatever the default
     config.data.manifest = args.manifest or str(demo_manifest())
     config.data.crop_s = args.crop_s
     device = resolve_device(args.device)

@@ -210,12 +210,13 @@ def train_step_rate(device, batch: int, seconds: float, amp: str, channels_last:
                     compile_model: bool, repeats: int, features=None) -> tuple[float, float]:
     """(clips/s, first-call seconds) of one training step; ``full`` adds laundering + the front-end
     (``features``: a :class:`detector.config.FeatureConfig`, default log-mel) to the step."""
-    from detector.config import ModelConfig, TrainConfig
+    from detector.config import FeatureConfig, ModelConfig, TrainConfig
     from detector.engine.train import make_optimizer, train_step
     from detector.models.detector import Detector
     from detector.utils.runtime import Precision
 
     torch.manual_seed(0)
+    features = features or FeatureConfig(frontend="logmel")   # the train suite's rows describe log-mel
     model = Detector(SAMPLE_RATE, features, ModelConfig(channels_last=channels_last)).to(device).train()
     precision = Precision.resolve(amp, device)
     optimizer = make_optimizer(model, TrainConfig())   # fused AdamW: skips non-finite steps on the device
