@@ -30,7 +30,12 @@ def bin_count(sample_rate: int) -> int:
 class LogCQT(torch.nn.Module):
     """Input ``(batch, 1, time)`` float32 at ``sample_rate`` Hz; output ``(batch, 1, bins,
     1 + time // hop_length)`` float32 (``bins = bin_count(sample_rate)``), the standardised
-    natural log of the CQT magnitude (unitless)."""
+    natural log of the CQT magnitude (unitless).
+
+    nnAudio pads each end by half its longest kernel (``kernel_width // 2``, 1.02 s at 16 kHz)
+    by reflection, which needs a longer input; a shorter one is first extended with silence to
+    that length, and only its own ``1 + time // hop_length`` frames are kept.
+    """
 
     channels = 1
 
@@ -45,6 +50,10 @@ class LogCQT(torch.nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         check_waveform(wave, "LogCQT")
+        time = wave.shape[-1]
+        shortfall = self.cqt.kernel_width // 2 + 1 - time   # shapes only: no host read of the data
+        if shortfall > 0:
+            wave = torch.nn.functional.pad(wave, (0, shortfall))
         with float32_region(wave.device):
-            magnitude = self.cqt(wave[:, 0].float())
+            magnitude = self.cqt(wave[:, 0].float())[..., : 1 + time // self.cqt.hop_length]
             return standardise(torch.log(magnitude.clamp_min(MAGNITUDE_FLOOR))).unsqueeze(1)

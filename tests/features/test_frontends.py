@@ -299,3 +299,22 @@ def test_the_detector_maps_waveforms_to_logits_with_every_frontend(name, tmp_pat
     with torch.no_grad():
         logits = model(0.1 * torch.randn(2, 1, 12000, generator=torch.Generator().manual_seed(0)))
     assert logits.shape == (2, 2) and torch.isfinite(logits).all()
+
+
+def test_cqt_takes_clips_shorter_than_its_reflection_padding():
+    """nnAudio reflects half its longest kernel (8192 samples at 16 kHz) at each end; shorter clips
+    are extended with silence first and keep their own frame count; longer ones are untouched."""
+    from detector.features.common import standardise
+
+    frontend = LogCQT(16000)
+
+    def direct(wave, frames):
+        return standardise(torch.log(frontend.cqt(wave[:, 0]).clamp_min(1e-5))[..., :frames]).unsqueeze(1)
+
+    short = 0.1 * torch.randn(2, 1, 3200, generator=torch.Generator().manual_seed(0))
+    out = frontend(short)
+    assert out.shape == (2, 1, 96, 1 + 3200 // 160) and torch.isfinite(out).all()
+    torch.testing.assert_close(out, direct(torch.nn.functional.pad(short, (0, 8193 - 3200)), 21))
+    long = 0.1 * torch.randn(1, 1, 9000, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(frontend(long), direct(long, None))
+    assert frontend(long).shape[-1] == 1 + 9000 // 160
