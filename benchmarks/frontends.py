@@ -235,7 +235,8 @@ def summarise(rows: list[dict], rates: dict[str, float], args) -> str:
         heat.append(numbers)
         rate = rates.get(frontend, float("nan"))
         table.append([f"`{frontend}`", "–" if np.isnan(rate) else f"{rate:.1f}", *map(_percent, numbers)])
-    lines = [f"EER % (official ASVspoof 5 EER), mean over seeds {', '.join(map(str, args.seeds))}; "
+    seeds = f"mean over seeds {', '.join(map(str, args.seeds))}" if len(args.seeds) > 1 else f"seed {args.seeds[0]}"
+    lines = [f"EER % (official ASVspoof 5 EER), {seeds}; "
              f"{args.epochs} epochs of {args.crop_s:g} s crops ({args.loso_epochs} in the leave-one-system-out "
              f"folds), best validation-EER epoch.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -1,4 +1,4 @@
-"""The detector: a front-end (log-mel by default, see :mod:`detector.features`) + ResNet-18, mapping a
+"""The detector: a front-end (log constant-Q by default, see :mod:`detector.features`) + ResNet-18, mapping a
 raw waveform to two logits.
 
 Class 1 is bona fide, class 0 spoof; the score is ``logit[1] - logit[0]`` (the log
