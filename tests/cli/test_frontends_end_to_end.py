@@ -18,8 +18,12 @@ def corpus(tmp_path_factory):
     return prepared_folder_corpus(root, "50/25/25", n_per_class=6), root / "cache"
 
 
-@pytest.mark.parametrize("frontend", ["seed-image", "seed-thresholded", "lfcc", "cqt"])
-def test_a_frontend_trains_evaluates_ablates_predicts_and_exports(frontend, corpus, tmp_path):
+@pytest.mark.parametrize("frontend, format", [
+    ("logmel", "torchscript"), ("logmel", "onnx"),   # ONNX swaps log-mel's torch STFT for nnAudio's
+    ("seed-image", "torchscript"), ("seed-thresholded", "torchscript"), ("lfcc", "torchscript"),
+    ("cqt", "torchscript"),   # the default: test_predict_ablate exports it to ONNX too
+])
+def test_a_frontend_trains_evaluates_ablates_predicts_and_exports(frontend, format, corpus, tmp_path):
     manifest, cache = corpus
     common = ["--manifest", str(manifest), "--cache-dir", str(cache), "--device", "cpu"]
     run = tmp_path / "run"
@@ -39,7 +43,13 @@ def test_a_frontend_trains_evaluates_ablates_predicts_and_exports(frontend, corp
     assert main(["predict", "--checkpoint", str(checkpoint), str(tmp_path / "clip.wav"), "--device", "cpu",
                  "--out", str(tmp_path / "scores.csv")]) == 0
     predicted = float(next(csv.DictReader(open(tmp_path / "scores.csv")))["score"])
-    assert main(["export", "--checkpoint", str(checkpoint), "--format", "torchscript",
-                 "--out", str(tmp_path / "model.pt")]) == 0
-    score, _ = torch.jit.load(str(tmp_path / "model.pt"))(torch.from_numpy(clip)[None])
-    assert score.item() == pytest.approx(predicted, abs=1e-4)
+    exported = tmp_path / f"model.{format}"
+    assert main(["export", "--checkpoint", str(checkpoint), "--format", format, "--out", str(exported)]) == 0
+    if format == "torchscript":
+        score = torch.jit.load(str(exported))(torch.from_numpy(clip)[None])[0].item()
+    else:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+        score = float(session.run(["score"], {"wave": clip[None]})[0][0])
+    assert score == pytest.approx(predicted, abs=1e-4)
