@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 FRONTENDS = ("logmel", "seed-image", "seed-thresholded", "lfcc", "cqt")
 # One condition of each of the laundering study's families (detector.launder.STUDY_CONDITIONS),
@@ -83,10 +84,10 @@ def write_folds(manifest: Path, out: Path) -> dict[str, Path]:
     folds = {"standard": manifest}
     for system in systems:
         path = out / "folds" / f"loso-{system}.csv"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            kept = [row for row in corpus.rows if not (row.system == system and row.split in ("train", "val"))]
-            write_relocated_manifest(corpus, kept, path)
+        # Rewritten every run (same rows, same bytes, same waveform cache), so it follows a changed corpus.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept = [row for row in corpus.rows if not (row.system == system and row.split in ("train", "val"))]
+        write_relocated_manifest(corpus, kept, path)
         folds[f"loso-{system}"] = path
     return folds
 
@@ -106,7 +107,7 @@ def _detector(*words: str) -> list[str]:
 
 def _call(command: list[str], log: Path) -> None:
     """Run one detector command, its output appended to ``log``; print it, so a reader can rerun it."""
-    print("$ " + " ".join(command), flush=True)
+    tqdm.write("$ " + " ".join(command))
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as handle:
         done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT)
@@ -305,8 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     rates = json.loads(measured.read_text())["clips_per_s"]
     folds = write_folds(args.manifest.resolve(), args.out)
     rows = []
-    for index, run in enumerate(plan_runs(folds, args), 1):
-        print(f"[{index}] {run.fold} {run.name}", flush=True)
+    for run in tqdm(plan_runs(folds, args), desc="front-end runs", unit="run"):
+        tqdm.write(f"{run.fold} {run.name}")
         metrics = train_and_evaluate(run, folds[run.fold], args)
         rows += result_rows(run, metrics, args.out / "runs" / run.fold / run.name)
         atomic_write_csv(args.out / "frontends.csv", rows, CSV_COLUMNS)

@@ -32,8 +32,8 @@ class LogCQT(torch.nn.Module):
     1 + time // hop_length)`` float32 (``bins = bin_count(sample_rate)``), the standardised
     natural log of the CQT magnitude (unitless).
 
-    nnAudio pads each end by half its longest kernel (``kernel_width // 2``, 1.02 s at 16 kHz)
-    by reflection, which needs a longer input; a shorter one is first extended with silence to
+    nnAudio pads each end by half its longest kernel (``kernel_width // 2`` = 8,192 samples, 0.51 s,
+    at 16 kHz) by reflection, which needs a longer input; a shorter one is first extended with silence to
     that length, and only its own ``1 + time // hop_length`` frames are kept.
     """
 
