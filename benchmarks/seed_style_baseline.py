@@ -12,11 +12,14 @@ research scripts work, one clip at a time, every step through files:
    - MP3: a round trip through the ``ffmpeg`` program (libmp3lame), one process per
      file and direction, via an MP3 file;
    - low-pass: ``scipy.signal`` Butterworth, order 5, 7 kHz (``sosfilt``);
-2. render (per laundered file): librosa STFT (n_fft 1024, hop 512), ``amplitude_to_db``,
-   ``librosa.display.specshow`` with a log-frequency axis and the magma colour map on
-   a 10 x 5 in figure, axes off, ``savefig`` at 300 dpi -> a 3000 x 1500 RGBA PNG;
-3. load for training: PIL open, RGB, resize 224 x 224, ``ToTensor``, ImageNet
-   ``Normalize``, batched by a DataLoader.
+2. render (per laundered file), the seed's ``gen_spectra.py`` step by step: ``librosa.load``
+   at the file's own rate, ``|librosa.stft|`` (n_fft 1024, hop 512), ``amplitude_to_db``
+   re the peak, ``librosa.display.specshow`` (time axis, log-frequency axis, magma) on a
+   10 x 5 in figure, ``plt.axis("off")``, ``savefig`` at 300 dpi with ``bbox_inches="tight"``
+   and ``pad_inches=0``: the tight box of an axes-off figure is the axes box, so the PNG is
+   the spectrogram alone, 2325 x 1155 RGBA, no white margin;
+3. load for training: PIL open, RGB, torchvision ``Resize((224, 224))`` (PIL bilinear,
+   antialiased), ``ToTensor``, ImageNet ``Normalize``, batched by a DataLoader.
 
 Needs the ``bench`` extra (librosa, Pillow, matplotlib) and, for MP3, the ``ffmpeg``
 program; without it :func:`ffmpeg_available` is false and callers skip MP3 with a note.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +41,9 @@ N_FFT = 1024
 HOP = 512
 FIGURE_IN = (10, 5)
 DPI = 300
-PNG_SIZE = (FIGURE_IN[0] * DPI, FIGURE_IN[1] * DPI)   # (width, height) pixels
+# (width, height) pixels of the saved PNG: the axes box of the 10 x 5 in figure at 300 dpi, matplotlib's
+# default subplot box (left 0.125, right 0.9, bottom 0.11, top 0.88 of the figure), which the tight bbox keeps.
+PNG_SIZE = (2325, 1155)
 IMAGE_SIZE = 224
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -137,8 +143,11 @@ def launder_file(condition: str, source: Path, target: Path, noise_dir: Path, rn
 
 # --------------------------------------------------------------------------- spectrogram PNGs
 
-def spectrogram_png(source: Path, target: Path) -> None:
-    """Read ``source`` and write its log-frequency magma spectrogram as a 3000 x 1500 PNG (the research recipe)."""
+def spectrogram_png(source: Path, target: Path,
+                    filtering: Callable[[np.ndarray, int], np.ndarray] | None = None) -> None:
+    """Draw ``source``'s log-frequency magma spectrogram as the seed's ``gen_spectra.py`` does and save
+    it as a PNG (``PNG_SIZE``, the axes box only). ``filtering(S_db, sr)``, if given, replaces the dB
+    spectrogram ``(513, frames)`` by what it returns before drawing (the thesis's thresholded variant)."""
     import librosa
     import librosa.display
     import matplotlib
@@ -146,13 +155,26 @@ def spectrogram_png(source: Path, target: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    wave, rate = read(source)
-    db = librosa.amplitude_to_db(np.abs(librosa.stft(wave, n_fft=N_FFT, hop_length=HOP)), ref=np.max)
-    figure = plt.figure(figsize=FIGURE_IN)
-    librosa.display.specshow(db, sr=rate, hop_length=HOP, x_axis="time", y_axis="log", cmap="magma")
+    y, sr = librosa.load(str(source), sr=None)
+    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
+    S_db = librosa.amplitude_to_db(S, ref=np.max)
+    if filtering is not None:
+        S_db = filtering(S_db, sr)
+    plt.figure(figsize=FIGURE_IN)
+    librosa.display.specshow(S_db, sr=sr, hop_length=HOP, x_axis="time", y_axis="log", cmap="magma")
     plt.axis("off")
-    figure.savefig(str(target), dpi=DPI)
-    plt.close(figure)
+    plt.savefig(str(target), dpi=DPI, bbox_inches="tight", pad_inches=0)
+    plt.close()
+
+
+def png_at_224(path: Path) -> np.ndarray:
+    """The PNG as the seed's training sees it before ``ToTensor``: RGB, ``Resize((224, 224))`` on the PIL
+    image; ``(224, 224, 3)`` uint8."""
+    import torchvision.transforms as T
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(T.Resize((IMAGE_SIZE, IMAGE_SIZE))(image.convert("RGB")))
 
 
 def png_transform():

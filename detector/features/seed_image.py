@@ -1,23 +1,26 @@
 """The seed research code's spectrogram image, computed on the device from the waveform batch.
 
 The seed draws each clip with librosa and matplotlib and trains on the PNG
-(``benchmarks/seed_style_baseline.py`` re-creates it):
+(``benchmarks/seed_style_baseline.py`` runs the seed's own steps):
 
 1. ``|librosa.stft|`` with n_fft 1024, hop 512, centred (zero padding), periodic Hann;
 2. ``amplitude_to_db(S, ref=np.max)``: dB relative to the clip's peak, floored 80 dB below it;
-3. ``specshow(S_db, y_axis="log", x_axis="time", cmap="magma")`` on a 10 x 5 in figure, axes
-   off, saved at 300 dpi: a 3000 x 1500 PNG whose axes box (matplotlib's default subplot
-   margins) holds a ``pcolormesh`` of the bins, the rest white. The colour scale spans the
-   clip's own minimum to maximum; frequency is on a ``symlog`` axis (base 2, linear below
-   C2 = 65.4 Hz, ``linscale`` 0.5); each bin's cell reaches halfway to its neighbours;
-4. PIL's bilinear (antialiased) resize to 224 x 224, then ImageNet normalisation.
+3. ``specshow(S_db, y_axis="log", x_axis="time", cmap="magma")`` on a 10 x 5 in figure,
+   ``plt.axis("off")``, ``savefig(dpi=300, bbox_inches="tight", pad_inches=0)``. With the axes
+   off, the tight box is the axes box (matplotlib's default subplot box, ``figure.subplot.*``),
+   so the PNG is that box alone, 2325 x 1155 pixels, filled edge to edge by a ``pcolormesh`` of
+   the bins: no white margin. The colour scale spans the clip's own minimum to maximum;
+   frequency is on a ``symlog`` axis (base 2, linear below C2 = 65.4 Hz, ``linscale`` 0.5); each
+   bin's cell reaches halfway to its neighbours, and the axis limits are the cells' extent;
+4. torchvision's ``Resize((224, 224))`` of the PIL image (PIL's bilinear, antialiased), then
+   ImageNet normalisation.
 
 Steps 3 and 4 are linear in the cells' colours once the colours are known, and separable:
-rasterising the mesh is a one-hot map from pixel rows (columns) to bins (frames) or to the
-white margin, and PIL's resize is a triangle-filter matrix along each axis. So the image is
-``rows @ colours @ columns.T`` per channel, with ``rows`` (224 x bins + 1) built once and
-``columns`` (224 x frames + 1) built from the input's length with tensor operations (no
-host reads, so it runs on the ``meta`` device and traces with a symbolic length).
+rasterising the mesh is a one-hot map from pixel rows (columns) to bins (frames), and PIL's
+resize is a triangle-filter matrix along each axis. So the image is ``rows @ colours @
+columns.T`` per channel, with ``rows`` (224 x bins) built once and ``columns`` (224 x frames)
+built from the input's length with tensor operations (no host reads, so it runs on the
+``meta`` device and traces with a symbolic length).
 
 The thesis's "filtering and thresholding" variant (``thresholded=True``) scales the same dB
 spectrogram to 8 bits (min to max -> 0..255, truncated) and sets every bin of the formant
@@ -39,9 +42,8 @@ N_FFT = 1024
 HOP = 512
 TOP_DB = 80.0
 AMPLITUDE_FLOOR = 1e-5            # librosa's amin (on amplitude): -100 dB
-FIGURE_PX = (3000, 1500)          # (width, height): 10 x 5 in at 300 dpi
-# matplotlib's default subplot box (rcParams figure.subplot.left/right/bottom/top), as fractions
-AXES_BOX = (0.125, 0.9, 0.11, 0.88)
+FIGURE_IN = (10.0, 5.0)           # (width, height) of the seed's figure, inches
+DPI = 300
 SYMLOG_LINTHRESH_HZ = 440.0 * 2.0 ** ((36 - 69) / 12)   # C2, librosa's linthresh for y_axis="log"
 SYMLOG_BASE = 2.0
 SYMLOG_LINSCALE = 0.5
@@ -79,30 +81,35 @@ def pil_bilinear_weights(in_size: int, out_size: int) -> np.ndarray:
     return weights
 
 
-def _axes_pixels(size: int, low: float, high: float) -> tuple[float, float]:
-    """The axes box along one figure axis, in pixels from the figure's left (bottom) edge."""
-    return low * size, high * size
+def png_size() -> tuple[int, int]:
+    """``(width, height)`` in pixels of the seed's PNG: the axes box, which ``bbox_inches="tight"``
+    keeps of an axes-off figure, at ``DPI``. The box is matplotlib's default subplot box (its
+    ``rcParamsDefault["figure.subplot.*"]`` fractions, 0.125-0.9 by 0.11-0.88) of the ``FIGURE_IN``
+    figure: 7.75 x 3.85 in, 2325 x 1155 pixels (rounded: the products are whole up to float error)."""
+    import matplotlib
+
+    params = matplotlib.rcParamsDefault
+    width = (params["figure.subplot.right"] - params["figure.subplot.left"]) * FIGURE_IN[0] * DPI
+    height = (params["figure.subplot.top"] - params["figure.subplot.bottom"]) * FIGURE_IN[1] * DPI
+    return round(width), round(height)
 
 
 def row_map(sample_rate: int) -> np.ndarray:
-    """``(IMAGE_SIZE, N_FFT // 2 + 2)``: 224 output rows (top = highest frequency) from the STFT bins
-    plus a last, white entry for the margin.
+    """``(IMAGE_SIZE, N_FFT // 2 + 1)``: 224 output rows (top = highest frequency) from the STFT bins.
 
     Each PNG row takes the bin whose symlog-scaled cell holds the row's centre (``pcolormesh``
-    without antialiasing fills the pixels whose centres it covers); the axis limits are the mesh's
-    extent, bin centres +- half a bin.
+    without antialiasing fills the pixels whose centres it covers); the PNG's rows span the axis
+    limits, the mesh's extent (bin centres +- half a bin); then PIL's resize to 224 rows.
     """
     bins = N_FFT // 2 + 1
     centres = np.arange(bins) * sample_rate / N_FFT
     half = 0.5 * sample_rate / N_FFT
     edges = symlog(np.concatenate([[-half], centres + half]))     # matplotlib's "nearest" shading
-    height = FIGURE_PX[1]
-    bottom, top = _axes_pixels(height, AXES_BOX[2], AXES_BOX[3])
+    height = png_size()[1]
     from_bottom = height - (np.arange(height) + 0.5)                # PNG row centres, in pixels from the bottom
-    position = edges[0] + (from_bottom - bottom) / (top - bottom) * (edges[-1] - edges[0])
+    position = edges[0] + from_bottom / height * (edges[-1] - edges[0])
     source = np.clip(np.searchsorted(edges, position, side="right") - 1, 0, bins - 1)
-    source[(from_bottom < bottom) | (from_bottom >= top)] = bins    # the white margin
-    one_hot = np.zeros((height, bins + 1))
+    one_hot = np.zeros((height, bins))
     one_hot[np.arange(height), source] = 1.0
     return pil_bilinear_weights(height, IMAGE_SIZE) @ one_hot
 
@@ -133,7 +140,7 @@ class SeedImage(torch.nn.Module):
         self.thresholded = thresholded
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
         self.register_buffer("rows", torch.tensor(row_map(sample_rate), dtype=torch.float32), persistent=False)
-        self.register_buffer("column_weights", torch.tensor(pil_bilinear_weights(FIGURE_PX[0], IMAGE_SIZE),
+        self.register_buffer("column_weights", torch.tensor(pil_bilinear_weights(png_size()[0], IMAGE_SIZE),
                                                             dtype=torch.float32), persistent=False)
         self.register_buffer("colours", colour_table(), persistent=False)
         frequencies = torch.arange(N_FFT // 2 + 1) * sample_rate / N_FFT
@@ -167,19 +174,17 @@ class SeedImage(torch.nn.Module):
             scaled = _min_max(self.levels(wave[:, 0].float()))           # matplotlib's Normalize(vmin, vmax)
             index = (scaled * 256.0).long().clamp(0, 255)               # Colormap.__call__ with N = 256
             cells = self.colours[index].permute(0, 3, 1, 2)              # (batch, 3, bins, frames)
-            cells = torch.nn.functional.pad(cells, (0, 1, 0, 1), value=1.0)   # white margin entry
-            return self.rows @ cells @ self.columns(cells.shape[-1] - 1).T
+            return self.rows @ cells @ self.columns(cells.shape[-1]).T
 
     def columns(self, frames: int) -> torch.Tensor:
-        """``(224, frames + 1)``: output columns from the frames plus the white margin (last entry)."""
-        width = FIGURE_PX[0]
-        left, right = _axes_pixels(width, AXES_BOX[0], AXES_BOX[1])
+        """``(224, frames)``: output columns from the frames. The PNG's columns span the time axis's
+        limits (the frames' cells, edge to edge), each column taking the frame whose cell holds its
+        centre; then PIL's resize to 224 columns."""
+        width = self.column_weights.shape[1]
         centres = torch.arange(width, device=self.column_weights.device, dtype=torch.float32) + 0.5
         # A pixel centre on a cell boundary belongs to the left cell (as Agg fills the PNG), hence ceil - 1.
-        frame = torch.ceil((centres - left) / (right - left) * frames).long() - 1
-        inside = (centres >= left) & (centres < right)
-        frame = torch.where(inside, frame.clamp(0, frames - 1), frames)
-        mapped = torch.zeros(IMAGE_SIZE, frames + 1, device=self.column_weights.device)
+        frame = (torch.ceil(centres / width * frames).long() - 1).clamp(0, frames - 1)
+        mapped = torch.zeros(IMAGE_SIZE, frames, device=self.column_weights.device)
         return mapped.index_add_(1, frame, self.column_weights)
 
     def normalise(self, image: torch.Tensor) -> torch.Tensor:

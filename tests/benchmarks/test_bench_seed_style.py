@@ -1,4 +1,5 @@
-"""The seed-style baseline re-creates the PNG workflow faithfully: file in, file out, images of the stated size."""
+"""The seed-style baseline re-creates the PNG workflow faithfully: file in, file out, images of the size the
+seed's tight ``savefig`` writes."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,13 +21,30 @@ def clip(tmp_path):
     return path
 
 
-def test_png_is_10x5_inches_at_300_dpi(clip, tmp_path):
+def test_png_is_the_axes_box_of_a_10x5_inch_figure_at_300_dpi(clip, tmp_path):
+    """``savefig(bbox_inches="tight", pad_inches=0)`` with the axes off keeps only the axes box
+    (matplotlib's default subplot box, 0.125-0.9 x 0.11-0.88 of 3000 x 1500): no white margin."""
     from PIL import Image
 
     target = tmp_path / "clip.png"
     base.spectrogram_png(clip, target)
     with Image.open(target) as image:
-        assert image.size == base.PNG_SIZE == (3000, 1500)
+        assert image.size == base.PNG_SIZE == (2325, 1155)
+        pixels = np.asarray(image.convert("RGB"))
+    for edge in (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]):
+        assert not (edge == 255).all()
+
+
+def test_png_at_224_is_the_resized_rgb_image(clip, tmp_path):
+    from PIL import Image
+
+    target = tmp_path / "clip.png"
+    base.spectrogram_png(clip, target)
+    resized = base.png_at_224(target)
+    assert resized.shape == (224, 224, 3) and resized.dtype == np.uint8
+    with Image.open(target) as image:
+        expected = np.asarray(image.convert("RGB").resize((224, 224), Image.BILINEAR))
+    assert np.array_equal(resized, expected)
 
 
 def test_png_loader_gives_imagenet_normalised_224_tensors(clip, tmp_path):
