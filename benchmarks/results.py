@@ -46,8 +46,10 @@ SECTIONS: dict[str, str] = {
         "one `(32, 1, 64000)` batch (4 s clips): device attacks batched with sampled parameters; MP3 per "
         "clip through libsndfile in memory (what `derived_cache` pays once per clip)."),
     "frontend": (
-        "Log-mel front-end (`LogMel`, n_fft 512, hop 160, 80 mels, per-example normalisation), clips/s on "
-        "`(32, 1, 64000)`, torchaudio vs nnAudio backends."),
+        "Front-ends' forward pass, clips/s on `(32, 1, 64000)` (`python -m benchmarks.run --suite frontend`): "
+        "log-mel (`LogMel`, n_fft 512, hop 160, 80 mels) with the torchaudio and nnAudio backends; since "
+        "issue 19 also the multi-rate CQT, LFCC and the seed image, and each one's forward time as a multiple "
+        "of log-mel's (torchaudio) in the same run (rounds interleaved). The CQT's target is <= 1.5x."),
     "frontends": (
         "Training throughput of each front-end (`python -m benchmarks.frontends`): one full training step "
         "(default laundering chain + front-end + ResNet-18 forward, backward, fused AdamW) on a batch of 2 s "

@@ -105,18 +105,41 @@ def suite_attacks(args, device) -> None:
     _report("attacks", results, device, args, "clips/s", notes)
 
 
+CQT_COST_TARGET = 1.5   # the CQT front-end's forward time at most this multiple of log-mel's (issue 19)
+
+
 def suite_frontend(args, device) -> None:
+    """Each front-end's forward pass on one speech batch, clips/s, and its time as a multiple of
+    log-mel's (torchaudio backend) measured in the same run, rounds interleaved so that a busy
+    machine slows every front-end alike."""
     from detector.config import FeatureConfig
-    from detector.features import LogMel
+    from detector.features import LogMel, build_frontend
 
     wave = speech_batch(args.batch_size, args.crop_s, device)
-    results = {}
-    for backend in ("torchaudio", "nnaudio"):
-        frontend = LogMel(SAMPLE_RATE, FeatureConfig(backend=backend)).to(device)
-        with torch.inference_mode():
-            results[f"logmel {backend}"] = wave.shape[0] / clock(lambda: frontend(wave), device, args.repeats * 2)
-        print(f"  logmel {backend:12s} {results[f'logmel {backend}']:10.1f} clips/s", flush=True)
-    _report("frontend", results, device, args, "clips/s")
+    frontends = {f"logmel {backend}": LogMel(SAMPLE_RATE, FeatureConfig(backend=backend)).to(device)
+                 for backend in ("torchaudio", "nnaudio")}
+    frontends.update({name: build_frontend(FeatureConfig(frontend=name), SAMPLE_RATE).to(device)
+                      for name in ("cqt", "lfcc", "seed-image")})
+    seconds: dict[str, list[float]] = {name: [] for name in frontends}
+    with torch.inference_mode():
+        for _ in range(args.repeats):
+            for name, frontend in frontends.items():
+                seconds[name].append(clock(lambda: frontend(wave), device, repeats=2))
+    results, units, notes = {}, {}, {}
+    for name, times in seconds.items():
+        results[name] = wave.shape[0] / statistics.median(times)
+        units[name] = "clips/s"
+        print(f"  {name:22s} {results[name]:10.1f} clips/s", flush=True)
+    for name in ("cqt", "lfcc", "seed-image"):
+        key = f"{name} forward time / logmel"
+        results[key] = statistics.median(seconds[name]) / statistics.median(seconds["logmel torchaudio"])
+        units[key] = "x"
+    cqt = results["cqt forward time / logmel"]
+    notes["cqt forward time / logmel"] = (f"target <= {CQT_COST_TARGET}x: "
+                                          f"{'PASS' if cqt <= CQT_COST_TARGET else 'FAIL'}")
+    print(f"  cqt forward time {cqt:.2f}x log-mel's (target <= {CQT_COST_TARGET}x): "
+          f"{'PASS' if cqt <= CQT_COST_TARGET else 'FAIL'}", flush=True)
+    _report("frontend", results, device, args, units, notes)
 
 
 def suite_scaling(args, device) -> None:

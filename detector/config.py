@@ -79,7 +79,7 @@ class DataConfig:
 @dataclass
 class FeatureConfig:
     # cqt is the default: it generalised best to held-out systems in the README's front-end comparison.
-    frontend: str = setting("cqt", "model input: cqt (log constant-Q, nnAudio), logmel, seed-image (the seed's "
+    frontend: str = setting("cqt", "model input: cqt (log constant-Q, multi-rate), logmel, seed-image (the seed's "
                                    "224 x 224 magma spectrogram image, 3-channel stem), seed-thresholded (its "
                                    "band-thresholded variant), lfcc (ASVspoof baseline, 60 x frames); "
                                    "torchaudio|nnaudio: logmel with that --mel-backend", choices=FRONTENDS)

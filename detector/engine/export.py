@@ -14,7 +14,7 @@ window of the batch goes through the network in one pass, so memory grows with b
 - ONNX: ONNX has no complex tensors, so torch's STFT cannot be exported; the log-mel front-end
   is swapped for the nnAudio backend, whose STFT is a real convolution with the same window,
   framing and filterbank (parity with torchaudio is a test of ``features``). The other
-  front-ends export as they are (CQT is nnAudio's already).
+  front-ends export as they are (the CQT is real convolutions already).
 
 Either file is checked against the PyTorch model, on clips shorter than, equal to and several
 times longer than a window.
