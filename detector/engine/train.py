@@ -77,7 +77,7 @@ class EpochPosition:
     epoch: int = 0
     step: int = 0                        # batches already trained in this epoch
     loss_sum: float = 0.0                # sum of the applied steps' losses (mean over ranks)
-    nonfinite_steps: int = 0             # steps skipped for a non-finite loss
+    nonfinite_steps: int = 0             # steps skipped: a non-finite loss, or float16 gradients overflowed
     nonfinite_streak: int = 0            # of which at the end, consecutively
 
     @classmethod
@@ -459,7 +459,8 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
             worst = counters.read(position)
             if worst > MAX_CONSECUTIVE_NONFINITE:
                 raise FloatingPointError(
-                    f"{worst} consecutive steps had a NaN/infinite loss (epoch {position.epoch + 1}, by step "
+                    f"{worst} consecutive steps were skipped for a NaN/infinite loss or overflowing gradients "
+                    f"(epoch {position.epoch + 1}, by step "
                     f"{position.step}): training diverged; lower --lr or use --amp bf16/off")
             now, applied = time.monotonic(), position.step - position.nonfinite_steps
             recent = ((position.loss_sum - last_read[2]) / (applied - last_read[3]) if applied > last_read[3]
@@ -507,7 +508,9 @@ def train_step(network: torch.nn.Module, wave: torch.Tensor, target: torch.Tenso
         A NaN/infinite loss on any rank skips the update on every rank (the flag's MIN over
         ranks); the optimizer's moments and step counter are left untouched. Under float16 the
         GradScaler also skips steps whose gradients overflowed (the inf/NaN a non-finite loss
-        puts in the gradients among them), as it always does, and lowers its scale.
+        puts in the gradients among them), as it always does, and lowers its scale; ``finite``
+        is 0.0 for those steps too, so they are counted as skipped and their loss is left out
+        of the epoch's mean.
     """
     if not getattr(optimizer, "_step_supports_amp_scaling", False):
         raise TypeError("train_step needs an optimizer that skips a step on the device "
@@ -524,6 +527,7 @@ def train_step(network: torch.nn.Module, wave: torch.Tensor, target: torch.Tenso
     if scaler.is_enabled():
         scaler.scale(loss).backward()
         scaler.step(optimizer)   # sets optimizer.found_inf from the gradients; no host read
+        finite = finite * (1.0 - _scaler_found_inf(scaler, optimizer))
         scaler.update()
     else:
         loss.backward()
@@ -533,6 +537,17 @@ def train_step(network: torch.nn.Module, wave: torch.Tensor, target: torch.Tenso
         finally:
             del optimizer.found_inf
     return loss.detach(), finite
+
+
+def _scaler_found_inf(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer) -> torch.Tensor:
+    """0-d float32 on the device: 1.0 if ``scaler.step`` skipped this step for inf/NaN gradients.
+
+    GradScaler keeps the flag only until ``update()`` and has no public accessor; reading its
+    per-optimizer state (a device tensor, no host read) is the one way to count a skip that
+    overflowing float16 gradients caused while the loss itself was finite.
+    """
+    flags = scaler._per_optimizer_states[id(optimizer)]["found_inf_per_device"].values()
+    return torch.stack([flag.reshape(()) for flag in flags]).amax().clamp(max=1.0)
 
 
 def _make_deterministic(device: torch.device) -> None:

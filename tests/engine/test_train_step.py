@@ -129,6 +129,30 @@ def test_a_nonfinite_step_leaves_weights_moments_and_step_count_untouched(scaled
     assert conv.is_contiguous(memory_format=torch.channels_last), "channels_last survives the update"
 
 
+def test_a_step_the_grad_scaler_skips_for_overflowing_gradients_is_reported_skipped():
+    """A finite loss whose scaled gradients overflow (float16's failure): GradScaler skips the update;
+    the step says so, the counters count it, and its loss stays out of the epoch's sum."""
+    torch.manual_seed(0)
+    model = Detector()
+    optimizer = make_optimizer(model, TrainConfig())
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    loss, finite = _cpu_step(model, optimizer, scaler)
+    assert finite.item() == 1.0 and torch.isfinite(loss)
+    weights, moments = _snapshot(model, optimizer)
+    overflow = model.backbone.conv1.weight.register_hook(lambda grad: grad * float("inf"))   # as float16 does
+    loss, finite = _cpu_step(model, optimizer, scaler)
+    overflow.remove()
+    assert torch.isfinite(loss), "the loss itself is finite: only the gradients overflowed"
+    assert finite.item() == 0.0, "GradScaler skipped the update, so the step is reported skipped"
+    assert _same(weights, [p.detach() for p in model.parameters()]) and _same(moments, _snapshot(model, optimizer)[1])
+    assert scaler.get_scale() == 512.0, "the scaler saw the overflow and halved its scale"
+    counters, position = _StepCounters(EpochPosition(), torch.device("cpu")), EpochPosition()
+    counters.add(torch.tensor(0.5), torch.tensor(1.0))
+    counters.add(loss, finite)
+    counters.read(position)
+    assert (position.loss_sum, position.nonfinite_steps) == (0.5, 1)
+
+
 def test_train_step_refuses_an_optimizer_that_cannot_skip_on_the_device():
     model = Detector()
     with pytest.raises(TypeError, match="fused=True"):
