@@ -24,6 +24,7 @@ import torch
 from detector.data.cache import WaveformCache
 from detector.data.loader import CropDataset, to_float, training_order
 from detector.utils.errors import UserError
+from detector.utils.runtime import upload
 
 UPLOAD_CHUNK = 1 << 26   # samples copied to the device at a time: bounds the host memory of an upload
 
@@ -89,7 +90,7 @@ class DeviceCropLoader:
         return table.pin_memory() if self.samples.is_cuda else table
 
     def _gather(self, table: torch.Tensor, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        offset, length, start, target = table.to(self.samples.device, non_blocking=True)
+        offset, length, start, target = upload(table, self.samples.device)   # pinned already, in the prefetch thread
         index = offset[:, None] + (start[:, None] + steps) % length[:, None]
         return to_float(self.samples[index])[:, None], target
 

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from detector.data.cache import INT16_SCALE, WaveformCache
 from detector.data.manifest import Manifest
+from detector.utils.runtime import upload
 
 AUTO_WORKERS = -1   # num_workers value meaning: min(8, usable CPUs) on CUDA, 0 (the main process) elsewhere
 MAX_AUTO_WORKERS = 8
@@ -261,8 +262,9 @@ def to_float(wave: torch.Tensor) -> torch.Tensor:
 def to_device(batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """A host batch on ``device``: ``(wave (batch, 1, time) float32 in [-1, 1], target (batch,) int64)``.
 
-    The copy is non-blocking and carries the stored dtype; an int16 wave is converted on the
-    device, after the copy. A batch already on the device (a DeviceCropLoader's) passes through.
+    The copy (:func:`upload`) is non-blocking and carries the stored dtype; an int16 wave is
+    converted on the device, after the copy. A batch already on the device (a DeviceCropLoader's)
+    passes through.
     """
     wave, target = batch
-    return to_float(wave.to(device, non_blocking=True)), target.to(device, non_blocking=True)
+    return to_float(upload(wave, device)), upload(target, device)

@@ -14,7 +14,7 @@ import math
 import torch
 
 from detector.launder.attacks import check_host_generator
-from detector.utils.runtime import float32_region
+from detector.utils.runtime import float32_region, upload
 
 
 class ImageAugment(torch.nn.Module):
@@ -51,7 +51,7 @@ class ImageAugment(torch.nn.Module):
         """
         theta = sampling_matrices(params["flip"], params["angle_deg"], image.shape[-1] / image.shape[-2])
         with float32_region(image.device):
-            grid = torch.nn.functional.affine_grid(theta.to(image.device, non_blocking=True), list(image.shape),
+            grid = torch.nn.functional.affine_grid(upload(theta, image.device), list(image.shape),
                                                    align_corners=False)
             return torch.nn.functional.grid_sample(image.float(), grid, mode="bilinear", padding_mode="zeros",
                                                    align_corners=False)

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 import torch
 
+from detector.utils.runtime import upload
+
 from . import functional as F
 from .noise import NoiseBank
 from .resample import round_trip_irs
@@ -109,12 +111,10 @@ class Attack(torch.nn.Module):
     def _place(self, params: Params, device: torch.device) -> Params:
         """``params`` with every key but ``host_keys`` on ``device``.
 
-        ``non_blocking``: a host-to-device copy that waits for the device queue would be a
-        synchronisation point (``cuda.set_sync_debug_mode`` flags it); the copy is enqueued
-        instead, and the CPU tensor stays alive until it has been read.
+        Through :func:`upload`: a host-to-device copy that waits for the device queue would be a
+        synchronisation point; the copy is enqueued instead.
         """
-        return {key: value if key in self.host_keys else value.to(device, non_blocking=True)
-                for key, value in params.items()}
+        return {key: value if key in self.host_keys else upload(value, device) for key, value in params.items()}
 
     def _check_params(self, params: Params, batch: int) -> None:
         missing = [key for key in self.param_keys if key not in params]

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import torch
 
+from detector.utils.runtime import upload
+
 from .attacks import Attack, Params
 from .catalogue import parse_condition
 from .functional import check_waveform
@@ -149,6 +151,6 @@ class LaunderChain(Attack):
                 continue
             prefix = f"{index}."
             own = {key[len(prefix):]: value[rows] for key, value in params.items() if key.startswith(prefix)}
-            on_device = rows.to(wave.device, non_blocking=True)
+            on_device = upload(rows, wave.device)
             out.index_copy_(0, on_device, condition.apply(wave.index_select(0, on_device), own))
         return out

@@ -15,6 +15,8 @@ import math
 import torch
 import torchaudio.functional as AF
 
+from detector.utils.runtime import upload
+
 from .resample import round_trip_ir
 
 # Floor for mean-square energies, so that silence gives finite gains instead of
@@ -148,7 +150,7 @@ def resample_round_trip(wave: torch.Tensor, orig_rate: int, low_rate: int) -> to
         ``(batch, 1, time)`` at ``orig_rate`` Hz, time-aligned with the input.
     """
     ir = torch.from_numpy(round_trip_ir(orig_rate, low_rate)).float().view(1, 1, -1)
-    return fft_convolve(wave, ir.to(wave.device, non_blocking=True), delay=ir.shape[-1] // 2)
+    return fft_convolve(wave, upload(ir, wave.device), delay=ir.shape[-1] // 2)
 
 
 def fft_resample(wave: torch.Tensor, kernel: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:

@@ -23,6 +23,20 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def upload(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The one way a training step moves host data to the device: the parameters it draws on the
+    host (laundering, augmentation) and the DataLoader's batch.
+
+    On CUDA the host tensor is pinned first (nothing to do for a batch the DataLoader pinned), so
+    that the copy is queued and the host goes on: a copy from pageable memory may wait for the
+    device's queue, which is a synchronisation in the step. Tests check that no other
+    host-to-device copy enters the step (``tests/engine/test_host_copies.py``).
+    """
+    if tensor.device.type == "cpu" and device.type == "cuda" and not tensor.is_pinned():
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
 @dataclass(frozen=True)
 class Precision:
     """The autocast dtype (None = float32) and whether a gradient scaler is needed (float16)."""

@@ -1,4 +1,5 @@
-"""train_step: no host read of device values (on the meta device), skipped non-finite steps, options."""
+"""train_step: no host read of device values and no blocking host-to-device copy (on the meta device),
+skipped non-finite steps, options."""
 import pytest
 import torch
 import torch.optim.optimizer as optimizer_module
@@ -7,25 +8,43 @@ from detector.cli.commands.train import run as run_train_command
 from detector.cli.main import build_parser
 from detector.config import Config, DataConfig, FeatureConfig, TrainConfig
 from detector.data import load_corpus
-from detector.engine.train import EpochPosition, _StepCounters, _wrap, make_optimizer, train, train_step
+from detector.engine.train import (
+    EpochPosition,
+    StopRequests,
+    TrainState,
+    _Run,
+    _StepCounters,
+    _train_one_epoch,
+    _wrap,
+    make_optimizer,
+    train,
+    train_step,
+)
 from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
 from detector.models.detector import Detector
 from detector.utils.distributed import Distributed
-from detector.utils.runtime import Precision
+from detector.utils.runtime import Precision, upload
 from tests.conftest import prepared_folder_corpus
+from tests.engine.host_copies import HostCopyGuard
 
 DEFAULT_CHAIN = TrainConfig().launder
 OFF = Precision(None, "meta")
 
 
 @pytest.fixture(scope="module")
-def banks(tmp_path_factory):
-    """Laundering banks of a tiny corpus (the default chain's babble noise is built from its bona fide clips)."""
+def corpus(tmp_path_factory):
+    """A tiny prepared corpus: ``(manifest, waveform cache, its DataConfig)``."""
     root = tmp_path_factory.mktemp("corpus")
     prepared_folder_corpus(root, "50/25/25", "m.csv", n_per_class=8)
     data = DataConfig(manifest=str(root / "m.csv"), cache_dir=str(root / "cache"))
-    manifest, cache = load_corpus(data)
+    return (*load_corpus(data), data)
+
+
+@pytest.fixture(scope="module")
+def banks(corpus):
+    """Laundering banks of the tiny corpus (the default chain's babble noise is built from its bona fide clips)."""
+    manifest, cache, data = corpus
     return corpus_banks(manifest, cache, "", "", data.cache_dir)
 
 
@@ -41,19 +60,21 @@ def meta(monkeypatch):
     return torch.device("meta")
 
 
-def _meta_step(banks, spec, optimizer_class=None, features=None):
-    """One training step as the loop runs it (step, then the device counters), all on meta."""
+def _meta_step(banks, spec, optimizer_class=None, features=None, launder=None):
+    """One training step as the loop runs it (step, then the device counters), all on meta, under a
+    :class:`HostCopyGuard`; returns ``(loss, finite, blocking host-to-device copies)``."""
     model = Detector(16000, features).to("meta")
     optimizer = make_optimizer(model, TrainConfig())
     if optimizer_class is not None:
         optimizer.__class__ = optimizer_class
-    launder = LaunderChain.from_spec(spec, 16000, banks=banks).to("meta")
+    launder = launder or LaunderChain.from_spec(spec, 16000, banks=banks).to("meta")
     wave = torch.empty(4, 1, 8000, device="meta")
     target = torch.empty(4, dtype=torch.int64, device="meta")
-    loss, finite = train_step(model, wave, target, launder, torch.Generator().manual_seed(0), optimizer,
-                              torch.amp.GradScaler("cpu", enabled=False), OFF, augments=model.augment is not None)
-    _StepCounters(EpochPosition(), torch.device("meta")).add(loss, finite)
-    return loss, finite
+    with HostCopyGuard() as guard:
+        loss, finite = train_step(model, wave, target, launder, torch.Generator().manual_seed(0), optimizer,
+                                  torch.amp.GradScaler("cpu", enabled=False), OFF, augments=model.augment is not None)
+        _StepCounters(EpochPosition(), torch.device("meta")).add(loss, finite)
+    return loss, finite, guard.copies
 
 
 # The default chain, and each of its conditions alone (so a failure names the condition).
@@ -64,14 +85,74 @@ _CONDITIONS = [segment.strip() for segment in DEFAULT_CHAIN.split(";") if not se
                                            for condition in _CONDITIONS],
                                   pytest.param(DEFAULT_CHAIN, id="default chain")])
 def test_the_whole_step_runs_on_meta_tensors_so_it_never_reads_the_device(banks, meta, spec):
-    loss, finite = _meta_step(banks, spec)
+    loss, finite, copies = _meta_step(banks, spec)
     assert loss.device == finite.device == meta and loss.shape == finite.shape == ()
+    assert copies == [], "blocking host-to-device copies in the step"
 
 
-def test_a_step_that_augments_the_seed_image_runs_on_meta_tensors(banks, meta):
-    features = FeatureConfig(frontend="seed-image", augment_flip=0.5, augment_rotate_deg=10.0)
-    loss, finite = _meta_step(banks, "p=1; noise:white:snr=0..20", features=features)
+@pytest.mark.parametrize("frontend", ["cqt", "logmel", "seed-image", "lfcc"])
+def test_every_frontend_steps_on_meta_without_blocking_copies(banks, meta, frontend):
+    augment = {"augment_flip": 0.5, "augment_rotate_deg": 10.0} if frontend == "seed-image" else {}
+    loss, finite, copies = _meta_step(banks, "p=1; noise:white:snr=0..20",
+                                      features=FeatureConfig(frontend=frontend, **augment))
     assert loss.device == finite.device == meta
+    assert copies == []
+
+
+class _CopiesTo(torch.nn.Module):
+    """A laundering step that moves host data to the device in one of three ways."""
+
+    def __init__(self, how: str):
+        super().__init__()
+        self.how = how
+
+    def forward(self, wave, generator):
+        gain = torch.rand(wave.shape[0], 1, 1, generator=generator)
+        if self.how == "torch.tensor":
+            gain = torch.tensor([[[0.5]]], device=wave.device)
+        elif self.how == "to":
+            gain = gain.to(wave.device)
+        else:
+            gain = upload(gain, wave.device)
+        return wave * gain
+
+
+@pytest.mark.parametrize("how, caught", [("torch.tensor", True), ("to", True), ("upload", False)])
+def test_a_blocking_host_to_device_copy_in_the_step_is_caught(banks, meta, how, caught):
+    """What the meta device alone lets through: ``torch.tensor(..., device=d)`` and ``cpu.to(d)``
+    in the step; the documented per-step upload (``upload``) is the one allowed way."""
+    _, _, copies = _meta_step(banks, "off", launder=_CopiesTo(how))
+    assert bool(copies) == caught, copies
+    if caught:
+        assert "tests/engine/test_train_step.py" in copies[0]
+
+
+@pytest.mark.parametrize("on_device", [False, True], ids=["DataLoader batches", "--cache-on-device"])
+def test_the_epoch_loop_body_makes_no_blocking_copy(corpus, banks, meta, monkeypatch, tmp_path, on_device):
+    """``_train_one_epoch`` on meta, its host reads of the counters (the documented reads a few
+    times a second) stubbed: batches, seeds, laundering, step, counters and scheduler together."""
+    from detector.data import CropDataset, DeviceCropLoader, upload_samples
+    from detector.utils.distributed import Distributed
+
+    reads = []
+    monkeypatch.setattr(_StepCounters, "read", lambda self, position: reads.append(position.step) or 0)
+    config = Config(train=TrainConfig(save_every_minutes=0))
+    model = Detector(16000).to("meta")
+    optimizer = make_optimizer(model, config.train)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+    launder = LaunderChain.from_spec(DEFAULT_CHAIN, 16000, banks=banks).to("meta")
+    run = _Run(config, model, launder, optimizer, scheduler, torch.amp.GradScaler("cpu", enabled=False), OFF,
+               torch.device("meta"), Distributed(), StopRequests(tmp_path / "last.pt"), TrainState(), network=model)
+    if on_device:
+        manifest, cache, _ = corpus
+        train_set = CropDataset(cache, manifest, manifest.split("train"), 8000, random_crop=True)
+        loader = DeviceCropLoader(train_set, 2, upload_samples(cache, torch.device("meta")), 0)
+    else:
+        loader = [(torch.zeros(2, 1, 8000, dtype=torch.int16), torch.tensor([0, 1])) for _ in range(4)]
+    with HostCopyGuard() as guard:
+        _train_one_epoch(run, loader, 2, EpochPosition(), "meta epoch")
+    assert reads, "the loop reached its read points"
+    assert guard.copies == []
 
 
 class _ReadsTheFlag(torch.optim.AdamW):
