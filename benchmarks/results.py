@@ -90,10 +90,13 @@ SECTIONS: dict[str, str] = {
         "condition and selecting per example would cost."),
     "gpu_check": (
         "`python -m benchmarks.gpu_check`: the prepared GPU check (see its docstring). Training clips/s "
-        "(forward, backward, fused AdamW) of ResNet-18 alone on precomputed log-mels vs the full on-the-fly "
-        "pipeline (int16 cache -> crop -> default chain -> log-mel -> ResNet-18), eager and compiled, with "
-        "the DataLoader or the cache on the device; peak memory; seconds for the laundering study. Rows "
-        "with `--quick` are the CPU self-test's small batches, not performance figures."),
+        "(forward, backward, fused AdamW, through the real epoch loop) of ResNet-18 alone on precomputed "
+        "front-end output vs the full on-the-fly pipeline (int16 cache -> crop -> default chain -> "
+        "front-end -> ResNet-18), per front-end, eager and compiled, with the DataLoader or the cache on the "
+        "device, and the input wait per step; peak GPU memory and seconds of each check; seconds for the "
+        "laundering study; the ASVspoof 2019 LA-sized run extrapolated to one and to 30 epochs; how many "
+        "checks failed. Rows before issue 19 name no front-end (log-mel). Rows with `--quick` are the CPU "
+        "self-test's small batches, not performance figures."),
     "prepare": "`python -m benchmarks.prepare`: `detector prepare` stages on synthetic protocols and files.",
     "inference": (
         "`python -m benchmarks.inference`: the cost of one ablation cell relative to one clean evaluation "
