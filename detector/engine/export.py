@@ -14,7 +14,7 @@ window of the batch goes through the network in one pass, so memory grows with b
 - ONNX: ONNX has no complex tensors, so torch's STFT cannot be exported; the log-mel front-end
   is swapped for the nnAudio backend, whose STFT is a real convolution with the same window,
   framing and filterbank (parity with torchaudio is a test of ``features``). The other
-  front-ends export as they are (the CQT is real convolutions already).
+  front-ends export as they are; the CQT's decimation FFTs take power-of-2 lengths there.
 
 Either file is checked against the PyTorch model, on clips shorter than, equal to and several
 times longer than a window.
@@ -118,6 +118,8 @@ def _export_onnx(model: Detector, config, settings: tuple, checks: list[torch.Te
     exportable.load_state_dict(model.state_dict())
     if config.features.frontend == "logmel":   # the other front-ends have no torch STFT to swap
         exportable.frontend.mel = mel_power("nnaudio", config.data.sample_rate, config.features)
+    if config.features.frontend == "cqt":      # ONNX Runtime's DFT is exact at powers of 2 only
+        exportable.frontend.cqt.power_of_two_fft = True
     scorer = WaveformScorer(WindowScorer(exportable.eval()).eval(), *settings).eval()
     shapes = {"wave": {0: torch.export.Dim("batch"),
                        1: torch.export.Dim("time", min=MIN_EXPORT_SAMPLES,

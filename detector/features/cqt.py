@@ -8,8 +8,8 @@ backbone sees the same scale whichever spectrogram it gets.
 
 Why multi-rate: the direct transform (nnAudio's ``CQT``, this front-end until now) convolves
 the clip with every bin's kernel at the full rate; C1's is 8,223 taps, 1.26 G multiply-adds per
-4 s clip, a third of ResNet-18's own training step. Here each octave is computed from the
-signal low-passed and decimated by 2 per octave below the top three (Brown and Puckette 1992;
+4 s clip, a third of ResNet-18's own training step. Here each octave is computed from the clip
+low-passed and decimated by 2 per octave below the top three (Brown and Puckette 1992;
 Schörkhuber and Klapuri 2010; librosa's ``cqt``), so no octave's kernels are longer than the
 third's, 257 taps (about 17 M multiply-adds per 4 s clip in all, 1/75 of the direct form).
 
@@ -17,9 +17,9 @@ The bins are nnAudio's (and librosa's): bin ``k`` at ``f_k = F_MIN_HZ * 2 ** (k 
 convolves a periodic Hann window of ``ceil(Q * rate / f_k)`` samples, ``Q = 1 / (2 ** (1/12) - 1)``,
 modulated to ``f_k`` and scaled to unit L1 norm, and is multiplied by ``sqrt`` of its full-rate
 length (librosa's normalisation). Each octave is computed at a rate where its bins lie between
-an eighth and a quarter of Nyquist (``OCTAVE_MARGIN``), so the decimation filter (a zero-phase
-Kaiser FIR, passband to 0.25 and stopband from 0.75 of the Nyquist it halves, 100 dB down)
-leaves them and what their side lobes hear untouched, and folds nothing audible onto them.
+an eighth and a quarter of Nyquist (``OCTAVE_MARGIN``). Every lower rate is taken from one FFT
+of the clip: the spectrum below that rate's Nyquist frequency, unchanged up to half of it (where
+the bins and what their side lobes hear lie) and tapered to zero above, so nothing folds.
 Decimation stops where the hop would stop being a whole number of samples (5 times for hop
 160): the octaves below are computed at that rate with longer kernels.
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.signal
 import torch
 
 from detector.config import FeatureConfig
@@ -49,9 +48,12 @@ MAGNITUDE_FLOOR = 1e-5                       # before the log (-100 dB), the log
 # lobes, what lies an octave or two above it, and with a margin of one octave instead, cells
 # 55-60 dB below a speech clip's peak moved by up to 0.4 dB.
 OCTAVE_MARGIN = 2
-# The decimation filter, as fractions of the Nyquist frequency it halves: the octaves still to
-# come lie below 1/8 of it; what lies above 0.75 would fold below 0.25, and is 100 dB down.
-DECIMATION_PASS, DECIMATION_STOP, DECIMATION_ATTENUATION_DB = 0.25, 0.75, 100.0
+# Decimation is done in the frequency domain, from one FFT of the clip: each lower rate keeps the
+# spectrum below its Nyquist frequency (nothing folds), tapered by a half cosine from TAPER_START
+# of that Nyquist up to it, after zero padding of GUARD_SAMPLES_PER_STEP per unit of the largest
+# decimation, so the circular convolution's ringing stays in the padding.
+TAPER_START = 0.5
+GUARD_SAMPLES_PER_STEP = 64
 NNAUDIO_BUFFERS = ("lenghts", "cqt_kernels_real", "cqt_kernels_imag")   # the earlier front-end's (sic)
 
 
@@ -63,13 +65,6 @@ def bin_count(sample_rate: int) -> int:
 def bin_frequencies(sample_rate: int) -> np.ndarray:
     """``(bins,)`` centre frequencies in Hz, lowest first."""
     return F_MIN_HZ * 2.0 ** (np.arange(bin_count(sample_rate)) / BINS_PER_OCTAVE)
-
-
-def decimation_filter() -> np.ndarray:
-    """The odd-length, symmetric (zero-phase) low-pass FIR applied before each decimation by 2."""
-    taps, beta = scipy.signal.kaiserord(DECIMATION_ATTENUATION_DB, DECIMATION_STOP - DECIMATION_PASS)
-    taps += 1 - taps % 2
-    return scipy.signal.firwin(taps, (DECIMATION_PASS + DECIMATION_STOP) / 2, window=("kaiser", beta))
 
 
 def octave_kernels(frequencies: np.ndarray, decimation: int, sample_rate: int) -> tuple[np.ndarray, int]:
@@ -100,6 +95,26 @@ def octave_kernels(frequencies: np.ndarray, decimation: int, sample_rate: int) -
     return np.concatenate([kernels.real, kernels.imag])[:, None, :], left
 
 
+def fft_length(samples: int, step: int, power_of_two: bool = False) -> int:
+    """The FFT length for ``samples``: a multiple of ``step`` (a power of 2) whose quotient has no
+    prime factor above 5 (a fast size), or, with ``power_of_two``, the next power of 2 (ONNX
+    Runtime's DFT scored other lengths up to 0.03 away from PyTorch's)."""
+    samples = int(samples)   # under torch.jit.trace a traced size: the trace keeps the length it saw
+    if power_of_two:
+        return max(1 << (samples - 1).bit_length(), step)
+    units = -(-samples // step)
+    while not _five_smooth(units):
+        units += 1
+    return units * step
+
+
+def _five_smooth(number: int) -> bool:
+    for prime in (2, 3, 5):
+        while number % prime == 0:
+            number = number // prime
+    return number == 1
+
+
 class ConstantQ(torch.nn.Module):
     """Multi-rate constant-Q magnitude.
 
@@ -112,6 +127,7 @@ class ConstantQ(torch.nn.Module):
     def __init__(self, sample_rate: int, hop_length: int):
         super().__init__()
         self.sample_rate, self.hop_length = sample_rate, hop_length
+        self.power_of_two_fft = False          # the ONNX export sets it (see fft_length)
         frequencies = bin_frequencies(sample_rate)
         twos = (hop_length & -hop_length).bit_length() - 1      # decimate while the hop stays whole
         # Octaves counted from the top: the top three at the full rate, then one halving per octave.
@@ -125,8 +141,6 @@ class ConstantQ(torch.nn.Module):
                                  persistent=False)
             self.levels.append(decimation)
             self.lefts.append(left)
-        self.register_buffer("lowpass", torch.tensor(decimation_filter(), dtype=torch.float32)[None, None],
-                             persistent=False)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints of the direct (nnAudio) CQT hold its fixed kernels as buffers; this
@@ -137,12 +151,8 @@ class ConstantQ(torch.nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        frames = 1 + wave.shape[-1] // self.hop_length
-        signal, decimated, parts = wave[:, None], 0, []
-        for decimation, left in zip(self.levels, self.lefts):
-            while decimated < decimation:
-                signal = self._decimate(signal)
-                decimated += 1
+        frames, parts = 1 + wave.shape[-1] // self.hop_length, []
+        for decimation, left, signal in zip(self.levels, self.lefts, self._decimated(wave)):
             kernels = getattr(self, f"kernels_{decimation}")
             hop = self.hop_length >> decimation
             right = max((frames - 1) * hop + kernels.shape[-1] - left - signal.shape[-1], 0)
@@ -151,19 +161,33 @@ class ConstantQ(torch.nn.Module):
             parts.append(torch.sqrt(real.square() + imaginary.square()))
         return torch.cat(parts[::-1], dim=1)
 
-    def _decimate(self, signal: torch.Tensor) -> torch.Tensor:
-        """``(batch, 1, n)`` -> ``(batch, 1, ceil(n / 2))``: zero-phase low-pass, every second sample
-        (output sample ``m`` is at input sample ``2m``)."""
-        half = self.lowpass.shape[-1] // 2
-        return _strided_correlation(torch.nn.functional.pad(signal, (half, half)), self.lowpass, 2)
+    def _decimated(self, wave: torch.Tensor) -> list[torch.Tensor]:
+        """``(batch, time)`` -> per entry of :attr:`levels` ``d``, ``(batch, 1, ceil(time / 2 ** d))``: the
+        clip low-passed below the rate's Nyquist frequency and sampled every ``2 ** d`` samples
+        (sample ``m`` at input sample ``m * 2 ** d``), from one FFT (shapes only, no host read)."""
+        time, step = wave.shape[-1], 2 ** self.levels[-1]
+        length = fft_length(time + GUARD_SAMPLES_PER_STEP * step, step, self.power_of_two_fft)
+        spectrum = torch.fft.rfft(wave, n=length) if step > 1 else None
+        signals = []
+        for decimation in self.levels:
+            if decimation == 0:
+                signals.append(wave[:, None])
+                continue
+            nyquist_bin = length >> (decimation + 1)
+            fraction = torch.arange(nyquist_bin + 1, device=wave.device, dtype=torch.float32) / nyquist_bin
+            taper = 0.5 + 0.5 * torch.cos(torch.pi * ((fraction - TAPER_START) / (1 - TAPER_START)).clamp(0, 1))
+            low = torch.fft.irfft(spectrum[..., : nyquist_bin + 1] * taper, n=length >> decimation)
+            signals.append(low[:, None, : -(-time // 2 ** decimation)] / 2 ** decimation)
+        return signals
 
 
 def _strided_correlation(signal: torch.Tensor, kernels: torch.Tensor, stride: int) -> torch.Tensor:
     """``conv1d(signal, kernels, stride=stride)`` for one input channel: ``(batch, 1, n)`` and
     ``(channels, 1, width)`` -> ``(batch, channels, frames)``, as a matrix product over a strided
     view of the signal. With one input channel, oneDNN's convolution ran 4-7x slower on the CPU."""
-    frames = signal.unfold(-1, kernels.shape[-1], stride)            # (batch, 1, frames, width), a view
-    return (frames @ kernels[:, 0].T).squeeze(1).transpose(1, 2)
+    batch, width = signal.shape[0], kernels.shape[-1]
+    frames = signal.unfold(-1, width, stride).reshape(-1, width)   # (batch * frames, width): one copy
+    return (frames @ kernels[:, 0].T).view(batch, -1, kernels.shape[0]).transpose(1, 2)
 
 
 class LogCQT(torch.nn.Module):

@@ -219,8 +219,8 @@ def test_ablate_all_runs_the_study_catalogue_with_host_side_codecs(trained, tmp_
 @pytest.mark.parametrize("format, suffix, aggregate", [("torchscript", "pt", "mean"), ("onnx", "onnx", "min")])
 def test_export_scores_whole_clips_as_predict_does(trained, tmp_path, format, suffix, aggregate):
     """Clips shorter than (repeated), equal to and several times longer than the 0.5 s window:
-    the exported score and probability are predict's, to 1e-4 (float32 sums in another order;
-    ONNX's nnAudio STFT is a convolution)."""
+    the exported score and probability are predict's, to 1e-4 plus 1e-5 of the score (float32
+    sums in another order: ONNX's nnAudio STFT is a convolution, its FFTs are ONNX Runtime's)."""
     _, _, checkpoint, _ = trained
     out = tmp_path / f"model.{suffix}"
     assert main(["export", "--checkpoint", str(checkpoint), "--format", format, "--out", str(out),
@@ -238,7 +238,7 @@ def test_export_scores_whole_clips_as_predict_does(trained, tmp_path, format, su
                          for i, label in enumerate(("spoof", "bonafide"))]).astype(np.float32)
         score, probability = run(wave)
         predicted = [reference.predict(clip, 16000) for clip in wave]
-        np.testing.assert_allclose(score, [p.score for p in predicted], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(score, [p.score for p in predicted], atol=1e-4, rtol=1e-5)
         np.testing.assert_allclose(probability, [p.probability_bonafide for p in predicted], atol=1e-4, rtol=0)
     # the clips' windows differ in score, so the aggregation is tested, not only the network
     long = wave[0]
