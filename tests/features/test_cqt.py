@@ -14,7 +14,7 @@ from nnAudio.features import CQT
 from detector.config import FeatureConfig
 from detector.features import LogCQT
 from detector.features.common import standardise
-from detector.features.cqt import BINS_PER_OCTAVE, F_MIN_HZ, MAGNITUDE_FLOOR, ConstantQ, Q, bin_count
+from detector.features.cqt import BINS_PER_OCTAVE, F_MIN_HZ, MAGNITUDE_FLOOR, ConstantQ, Q, bin_count, fft_length
 
 DEMO = Path(__file__).resolve().parents[2] / "detector" / "data" / "demo_corpus"
 TOLERANCE_DB = 0.2       # interior cells within RANGE_DB of the clip's peak
@@ -163,3 +163,24 @@ def test_checkpoints_of_the_direct_cqt_still_load():
     frontend.load_state_dict(old_state)      # strict: it would name them as unexpected keys
     with pytest.raises(RuntimeError, match="Unexpected key"):
         frontend.load_state_dict({"cqt.something_else": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("samples", [1, 8000, 66048, 64000 + 2048, 100_003])
+def test_fft_lengths_are_fast_sizes_that_hold_the_clip(samples):
+    for length in (fft_length(samples, 32), fft_length(samples, 32, power_of_two=True)):
+        assert length >= samples and length % 32 == 0
+    units = fft_length(samples, 32) // 32
+    for prime in (2, 3, 5):
+        while units % prime == 0:
+            units //= prime
+    assert units == 1
+    power = fft_length(samples, 32, power_of_two=True)
+    assert power & (power - 1) == 0 and power < 2 * max(samples, 32)
+
+
+def test_the_export_s_power_of_two_ffts_give_the_same_transform():
+    """ONNX exports take power-of-2 FFT lengths; only the zero padding after the clip grows."""
+    wave = torch.tensor(_chirp(16000, seconds=1.3), dtype=torch.float32)[None]
+    default, power_of_two = ConstantQ(16000, 160), ConstantQ(16000, 160)
+    power_of_two.power_of_two_fft = True
+    torch.testing.assert_close(power_of_two(wave), default(wave), rtol=1e-4, atol=1e-6)
