@@ -96,6 +96,9 @@ class FeatureConfig:
                                        "(time reversed); image front-ends only")
     augment_rotate_deg: float = setting(0.0, "training only: rotate each clip's image by an angle uniform in "
                                              "+-N degrees (counter-clockwise positive); image front-ends only")
+    augment_mask: float = setting(0.0, "training only: probability of one time mask (up to 10 frames) and one "
+                                       "frequency mask (up to 8 bins) per clip, on every front-end's output "
+                                       "(WeDefense uses 0.6); 0 = off")
 
 
 @dataclass

@@ -434,7 +434,7 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
     ranks and counted; a run of more than ``MAX_CONSECUTIVE_NONFINITE`` stops the run.
     """
     context, settings = run.context, run.config.train
-    augments = run.model.augment is not None
+    augments = run.model.augments
     run.network.train()
     counters = _StepCounters(position, run.device)
     last_read = (time.monotonic(), position.step, position.loss_sum, position.step - position.nonfinite_steps)

@@ -14,6 +14,7 @@ import torchvision
 from detector.config import IMAGE_FRONTENDS, IMAGENET, FeatureConfig, ModelConfig
 from detector.features import build_frontend
 from detector.features.augment import ImageAugment
+from detector.features.masking import SpecMask
 from detector.utils.errors import UserError
 from detector.utils.runtime import float32_region
 
@@ -88,8 +89,10 @@ class Detector(torch.nn.Module):
     """Waveform ``(batch, 1, time)`` float32 at ``sample_rate`` Hz -> logits ``(batch, 2)``.
 
     With ``features.augment_flip`` or ``features.augment_rotate_deg`` (image front-ends only),
-    :attr:`augment` flips and rotates the front-end's image before its normalisation, in
-    training mode only, drawing from the host generator that :meth:`forward` then needs.
+    :attr:`augment` flips and rotates the front-end's image before its normalisation; with
+    ``features.augment_mask``, :attr:`mask` masks a band of time and of frequency of the
+    front-end's output. Both act in training mode only, drawing from the host generator that
+    :meth:`forward` then needs (:attr:`augments`).
     """
 
     def __init__(self, sample_rate: int = 16000, features: FeatureConfig | None = None,
@@ -103,6 +106,7 @@ class Detector(torch.nn.Module):
                 raise ValueError(f"--augment-flip and --augment-rotate-deg act on an image front-end's picture "
                                  f"(seed-image, seed-thresholded); --frontend {features.frontend} has none")
             self.augment = ImageAugment(features.augment_flip, features.augment_rotate_deg)
+        self.mask = SpecMask(features.augment_mask) if features.augment_mask else None
         self.backbone = resnet18_backbone(model.dropout, self.frontend.channels)
         if model.pretrained:
             load_imagenet_weights(self.backbone, model.pretrained)
@@ -113,16 +117,24 @@ class Detector(torch.nn.Module):
     def forward(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """``wave`` ``(batch, 1, time)`` -> logits ``(batch, 2)``; ``generator``: the CPU generator of the
         training step, needed (and used) only to augment in training mode."""
-        if self.training and self.augment is not None:
-            if generator is None:
-                raise ValueError("Detector: training with image augmentation draws its parameters from the "
-                                 "step's host generator: call model(wave, generator)")
+        augmenting = self.training and self.augments
+        if augmenting and generator is None:
+            raise ValueError("Detector: training with augmentation (image or masking) draws its parameters from "
+                             "the step's host generator: call model(wave, generator)")
+        if augmenting and self.augment is not None:
             spectrogram = self.frontend.normalise(self.augment(self.frontend.image(wave), generator))
         else:
             spectrogram = self.frontend(wave)
+        if augmenting and self.mask is not None:
+            spectrogram = self.mask(spectrogram, generator)
         if self.channels_last:
             spectrogram = spectrogram.contiguous(memory_format=torch.channels_last)
         return self.backbone(spectrogram)
+
+    @property
+    def augments(self) -> bool:
+        """Whether training-mode forward passes draw augmentation parameters (and need the generator)."""
+        return self.augment is not None or self.mask is not None
 
     def set_backbone_frozen(self, frozen: bool) -> None:
         """Freeze (or unfreeze) everything but the classification head."""

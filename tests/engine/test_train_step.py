@@ -72,7 +72,7 @@ def _meta_step(banks, spec, optimizer_class=None, features=None, launder=None):
     target = torch.empty(4, dtype=torch.int64, device="meta")
     with HostCopyGuard() as guard:
         loss, finite = train_step(model, wave, target, launder, torch.Generator().manual_seed(0), optimizer,
-                                  torch.amp.GradScaler("cpu", enabled=False), OFF, augments=model.augment is not None)
+                                  torch.amp.GradScaler("cpu", enabled=False), OFF, augments=model.augments)
         _StepCounters(EpochPosition(), torch.device("meta")).add(loss, finite)
     return loss, finite, guard.copies
 
@@ -92,7 +92,9 @@ def test_the_whole_step_runs_on_meta_tensors_so_it_never_reads_the_device(banks,
 
 @pytest.mark.parametrize("frontend", ["cqt", "logmel", "seed-image", "lfcc"])
 def test_every_frontend_steps_on_meta_without_blocking_copies(banks, meta, frontend):
+    """With image augmentation (seed-image) and masking (all), which draw on the host and upload."""
     augment = {"augment_flip": 0.5, "augment_rotate_deg": 10.0} if frontend == "seed-image" else {}
+    augment["augment_mask"] = 0.6
     loss, finite, copies = _meta_step(banks, "p=1; noise:white:snr=0..20",
                                       features=FeatureConfig(frontend=frontend, **augment))
     assert loss.device == finite.device == meta
