@@ -4,8 +4,9 @@ For each front-end (log-mel, seed-image, seed-thresholded, LFCC, CQT) it trains 
 ``detector train`` and scores it with ``detector evaluate`` (subprocesses: the commands it prints
 are the ones that reproduce the table), on one corpus with a test split and held-out systems:
 
-- **standard fold**: the manifest as it is, trained clean (``--launder off``) and with the
-  default laundering chain; scored on the test split clean and under one condition of each
+- **standard fold**: the manifest as it is, trained with each recipe of ``--trainings`` (by default
+  clean, ``--launder off``, and with the default laundering chain; also ``masked`` and ``rawboost``,
+  see :data:`RECIPES`); scored on the test split clean and under one condition of each
   of the laundering study's families (``--conditions``), with the EER of the systems and
   speakers the training split never held (evaluate's ``seen_unseen``);
 - **leave-one-system-out**: for each spoof system of the training split, a fold manifest without
@@ -15,6 +16,11 @@ are the ones that reproduce the table), on one corpus with a test split and held
 - **throughput**: training clips/s of each front-end (default chain + front-end + ResNet-18
   forward, backward and AdamW; warm-up, median, device synchronised), and as a ratio to
   log-mel's in the same run; appended to ``benchmarks/results.csv`` (section ``frontends``).
+
+With several ``--seeds`` every table gives mean ± standard deviation over seeds, and the clean test
+EER a bootstrap 95 % interval (:mod:`benchmarks.evidence`); the default front-end and recipe are
+then chosen by :func:`benchmarks.evidence.choose`, a rule written before the runs (see
+:func:`decide`), and the choice is printed with its reason under the tables.
 
 Everything lands under ``--out``: ``folds/`` (fold manifests, absolute audio paths),
 ``runs/<fold>/<frontend>-<training>-s<seed>/`` (run folders, with ``eval/metrics.json``),
@@ -29,7 +35,6 @@ import argparse
 import csv
 import json
 import os
-import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -39,12 +44,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from benchmarks.evidence import BOOTSTRAP_DRAWS, Candidate, bootstrap_eer_interval, choose, format_percent, mean_std
+from detector.config import TrainConfig
+
 FRONTENDS = ("logmel", "seed-image", "seed-thresholded", "lfcc", "cqt")
 # One condition of each of the laundering study's families (detector.launder.STUDY_CONDITIONS),
 # at its middle severity, plus babble: the noise the detector is most often deployed in.
 CONDITIONS = ("clean", "reverb:rt60=0.6", "noise:white:snr=10..10.5", "noise:babble:snr=10..10.5",
               "resample:8000", "mp3:64k", "lowpass:7000")
-TRAININGS = ("laundered", "clean")   # the default chain, or --launder off
+# The training recipes compared, as `detector train` flags on top of the defaults: the default
+# chain, no laundering, the chain with time/frequency masking (WeDefense's p = 0.6), and the chain
+# with RawBoost's series 1+2 (rawboost:5, the paper's best ASVspoof 2021 LA system) as one more option.
+RECIPES = {"laundered": [], "clean": ["--launder", "off"], "masked": ["--augment-mask", "0.6"],
+           "rawboost": ["--launder", f"{TrainConfig().launder}; rawboost:5"]}
+TRAININGS = ("laundered", "clean")   # the recipes run by default
 CSV_COLUMNS = ("frontend", "training", "fold", "seed", "condition", "eer", "min_dcf", "act_dcf", "cllr",
                "eer_seen_systems", "eer_unseen_systems", "eer_unseen_speakers", "eer_held_out_system",
                "best_epoch", "train_seconds")
@@ -134,7 +147,7 @@ def train_and_evaluate(run: Run, manifest: Path, args) -> dict:
     if len(_history(run_dir)) < epochs:
         command = _detector("train", "--out", str(run_dir), "--frontend", run.frontend, "--epochs", str(epochs),
                             "--patience", str(epochs), "--crop-s", str(args.crop_s), "--seed", str(run.seed),
-                            *common, *(["--launder", "off"] if run.training == "clean" else []))
+                            *common, *RECIPES[run.training])
         if (run_dir / "last.pt").exists():
             command.append("--resume")
         _call(command, run_dir / "log.txt")
@@ -201,45 +214,93 @@ def measure_throughput(args) -> dict[str, float]:
 
 
 def _mean(values) -> float:
-    values = [float(v) for v in values if v != "" and not np.isnan(float(v))]
-    return statistics.fmean(values) if values else float("nan")
+    return mean_std(values)[0]
 
 
 def _percent(value: float) -> str:
     return "–" if np.isnan(value) else f"{100 * value:.1f}"
 
 
+def _score_files(out: Path, frontend: str, training: str, seeds) -> list[Path]:
+    return [out / "runs" / "standard" / Run(frontend, training, "standard", seed).name / "eval" / "scores.txt"
+            for seed in seeds]
+
+
+def per_seed(rows: list[dict], column: str, seeds, **where) -> list[float]:
+    """Per seed, the mean of ``column`` over the rows matching ``where`` (NaN where none)."""
+    values = []
+    for seed in seeds:
+        matching = [r[column] for r in rows if str(r["seed"]) == str(seed)
+                    and all(str(r[key]) == str(value) for key, value in where.items())]
+        values.append(_mean(matching))
+    return values
+
+
+def loso_per_seed(rows: list[dict], frontend: str, seeds) -> list[float]:
+    """Per seed, the mean over the leave-one-system-out folds of the held-out system's EER."""
+    folds = sorted({row["fold"] for row in rows if row["fold"] != "standard"})
+    return [_mean(per_seed(rows, "eer_held_out_system", [seed], frontend=frontend, fold=fold)[0] for fold in folds)
+            for seed in seeds]
+
+
+def decide(rows: list[dict], rates: dict[str, float], args) -> list[str]:
+    """The coded choices (:func:`benchmarks.evidence.choose`), as lines for the report.
+
+    Front-end: over the front-ends trained with the default chain, the criterion per seed is the
+    mean of the leave-one-system-out folds' held-out EERs and the standard fold's unseen-systems
+    EER (clean test audio): generalisation to generators not seen in training. Recipe: over the
+    recipes of the chosen front-end, the unseen-systems EER averaged over the test conditions.
+    """
+    lines = []
+    frontends = [Candidate(f, tuple(_mean([loso, unseen]) for loso, unseen in zip(
+        loso_per_seed(rows, f, args.seeds),
+        per_seed(rows, "eer_unseen_systems", args.seeds, frontend=f, fold="standard", training="laundered",
+                 condition="clean"))), rates.get(f, 0.0)) for f in args.frontends]
+    frontend = choose(frontends, "EER (leave-one-system-out folds and unseen systems)")
+    lines.append(f"Front-end by the rule: **{frontend.chosen}** ({frontend.reason}).")
+    recipes = [Candidate(t, tuple(per_seed(rows, "eer_unseen_systems", args.seeds, frontend=frontend.chosen,
+                                           fold="standard", training=t)), rates.get(frontend.chosen, 0.0))
+               for t in args.trainings]
+    if len(recipes) > 1:
+        recipe = choose(recipes, "unseen-systems EER over the conditions")
+        lines.append(f"Recipe by the rule (front-end {frontend.chosen}): **{recipe.chosen}** ({recipe.reason}).")
+    return lines
+
+
 def summarise(rows: list[dict], rates: dict[str, float], args) -> str:
-    """The markdown tables (EER in %, means over seeds) and the heatmap PNG of the main table."""
+    """The markdown tables (EER in %, mean ± standard deviation over seeds; a bootstrap 95 % interval
+    of the clean test EER where the score files are there), the coded choices, and the heatmap PNG."""
     from detector.metrics.plots import plot_heatmap
 
-    def select(**where):
-        return [row for row in rows if all(str(row[key]) == str(value) for key, value in where.items())]
-
+    seeds = args.seeds
     laundered_conditions = [c for c in CONDITIONS if c != "clean"]
     loso_folds = sorted({row["fold"] for row in rows if row["fold"] != "standard"})
-    header = ["front-end", "train clips/s", "test clean, laundered-trained", "test clean, clean-trained",
-              "unseen systems", "unseen speakers", f"mean of {len(laundered_conditions)} laundered conditions",
-              "leave-one-system-out mean"]
+    header = ["front-end", "train clips/s", "test clean, laundered-trained", "95 % interval (bootstrap)",
+              "test clean, clean-trained", "unseen systems", "unseen speakers",
+              f"mean of {len(laundered_conditions)} laundered conditions", "leave-one-system-out mean"]
     table, heat = [], []
     for frontend in args.frontends:
-        standard = select(frontend=frontend, fold="standard", training="laundered", condition="clean")
-        numbers = [_mean(r["eer"] for r in standard),
-                   _mean(r["eer"] for r in select(frontend=frontend, fold="standard", training="clean",
-                                                   condition="clean")),
-                   _mean(r["eer_unseen_systems"] for r in standard),
-                   _mean(r["eer_unseen_speakers"] for r in standard),
-                   _mean(r["eer"] for c in laundered_conditions
-                         for r in select(frontend=frontend, fold="standard", training="laundered", condition=c)),
-                   _mean(_mean(r["eer_held_out_system"] for r in select(frontend=frontend, fold=fold))
-                         for fold in loso_folds)]
-        heat.append(numbers)
+        standard = {"frontend": frontend, "fold": "standard", "training": "laundered", "condition": "clean"}
+        columns = [per_seed(rows, "eer", seeds, **standard),
+                   per_seed(rows, "eer", seeds, **{**standard, "training": "clean"}),
+                   per_seed(rows, "eer_unseen_systems", seeds, **standard),
+                   per_seed(rows, "eer_unseen_speakers", seeds, **standard),
+                   [_mean(per_seed(rows, "eer", [seed], frontend=frontend, fold="standard", training="laundered",
+                                   condition=c)[0] for c in laundered_conditions) for seed in seeds],
+                   loso_per_seed(rows, frontend, seeds)]
+        heat.append([_mean(column) for column in columns])
+        files = _score_files(args.out, frontend, "laundered", seeds)
+        interval = ("–" if not all(path.exists() for path in files) else
+                    "{:.1f}–{:.1f}".format(*(100 * x for x in bootstrap_eer_interval(files))))
         rate = rates.get(frontend, float("nan"))
-        table.append([f"`{frontend}`", "–" if np.isnan(rate) else f"{rate:.1f}", *map(_percent, numbers)])
-    seeds = f"mean over seeds {', '.join(map(str, args.seeds))}" if len(args.seeds) > 1 else f"seed {args.seeds[0]}"
-    lines = [f"EER % (official ASVspoof 5 EER), {seeds}; "
+        cells = [format_percent(column) for column in columns]
+        table.append([f"`{frontend}`", "–" if np.isnan(rate) else f"{rate:.1f}", cells[0], interval, *cells[1:]])
+    described = (f"mean ± standard deviation over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1
+                 else f"seed {seeds[0]}")
+    lines = [f"EER % (official ASVspoof 5 EER), {described}; "
              f"{args.epochs} epochs of {args.crop_s:g} s crops ({args.loso_epochs} in the leave-one-system-out "
-             f"folds), best validation-EER epoch.", "",
+             f"folds), best validation-EER epoch. The interval: test clips resampled {BOOTSTRAP_DRAWS} times "
+             "(bona fide and spoof separately), the seed-mean EER's 2.5th-97.5th percentiles.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in table]
     if loso_folds:
@@ -247,23 +308,27 @@ def summarise(rows: list[dict], rates: dict[str, float], args) -> str:
                   "| front-end | " + " | ".join(f.removeprefix("loso-") for f in loso_folds) + " | mean |",
                   "|" + "---|" * (len(loso_folds) + 2)]
         for frontend in args.frontends:
-            folds = [_mean(r["eer_held_out_system"] for r in select(frontend=frontend, fold=f)) for f in loso_folds]
-            lines.append(f"| `{frontend}` | " + " | ".join(map(_percent, folds)) + f" | {_percent(_mean(folds))} |")
-    lines += ["", "Standard fold, laundered-trained / clean-trained, EER % per condition (all test trials; "
+            folds = [format_percent(per_seed(rows, "eer_held_out_system", seeds, frontend=frontend, fold=f))
+                     for f in loso_folds]
+            lines.append(f"| `{frontend}` | " + " | ".join(folds)
+                         + f" | {format_percent(loso_per_seed(rows, frontend, seeds))} |")
+    trainings = list(getattr(args, "trainings", TRAININGS))
+    lines += ["", f"Standard fold, {' / '.join(trainings)}-trained, EER % per condition (all test trials; "
               "the last two columns: the systems held out of training, on clean audio and averaged over the "
               f"{len(CONDITIONS)} conditions):", "",
               "| front-end | " + " | ".join(CONDITIONS) + " | unseen systems, clean | unseen systems, mean |",
               "|" + "---|" * (len(CONDITIONS) + 3)]
     for frontend in args.frontends:
         def eer(training: str, conditions: tuple[str, ...], column: str = "eer") -> str:
-            return _percent(_mean(r[column] for c in conditions
-                                  for r in select(frontend=frontend, fold="standard", training=training, condition=c)))
+            return format_percent([_mean(per_seed(rows, column, [seed], frontend=frontend, fold="standard",
+                                                  training=training, condition=c)[0] for c in conditions)
+                                   for seed in seeds])
 
-        cells = [f"{eer('laundered', (c,))} / {eer('clean', (c,))}" for c in CONDITIONS]
-        cells += [f"{eer('laundered', c, 'eer_unseen_systems')} / {eer('clean', c, 'eer_unseen_systems')}"
-                  for c in (("clean",), CONDITIONS)]
+        cells = [" / ".join(eer(t, (c,)) for t in trainings) for c in CONDITIONS]
+        cells += [" / ".join(eer(t, c, "eer_unseen_systems") for t in trainings) for c in (("clean",), CONDITIONS)]
         lines.append(f"| `{frontend}` | " + " | ".join(cells) + " |")
-    plot_heatmap(100 * np.array(heat), list(args.frontends), header[2:], args.out / "frontends.png",
+    lines += ["", *decide(rows, rates, argparse.Namespace(**{**vars(args), "trainings": trainings}))]
+    plot_heatmap(100 * np.array(heat), list(args.frontends), header[2:3] + header[4:], args.out / "frontends.png",
                  title="EER % by front-end")
     return "\n".join(lines) + "\n"
 
@@ -276,7 +341,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for folds, runs and the tables")
     parser.add_argument("--frontends", type=lambda t: t.split(","), default=list(FRONTENDS))
     parser.add_argument("--trainings", type=lambda t: t.split(","), default=list(TRAININGS),
-                        help="standard-fold trainings: laundered (default chain), clean (--launder off)")
+                        help=f"standard-fold training recipes, of {', '.join(RECIPES)}: laundered (the default "
+                             "chain), clean (--launder off), masked (+ --augment-mask 0.6), rawboost (the chain + "
+                             "rawboost:5)")
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[42])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--loso-epochs", type=int, default=0,
@@ -290,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--throughput-only", action="store_true",
                         help="measure the throughput (into OUT/throughput.json, reused by later runs) and stop")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.frontends) - set(FRONTENDS)) + sorted(set(args.trainings) - set(TRAININGS))
+    unknown = sorted(set(args.frontends) - set(FRONTENDS)) + sorted(set(args.trainings) - set(RECIPES))
     if unknown:
         parser.error(f"unknown front-end or training: {', '.join(unknown)}")
     args.loso_epochs = args.loso_epochs or args.epochs

@@ -63,19 +63,26 @@ def test_the_tables_average_seeds_and_folds(tmp_path):
         for fold in ("loso-a", "loso-b"):
             rows.append({"frontend": "logmel", "training": "laundered", "fold": fold, "seed": seed,
                          "condition": "clean", "eer": rng.uniform(), "eer_held_out_system": rng.uniform()})
-    args = argparse.Namespace(frontends=["logmel"], seeds=[1, 2], epochs=3, loso_epochs=2, crop_s=2.0, out=tmp_path)
+    args = argparse.Namespace(frontends=["logmel"], seeds=[1, 2], epochs=3, loso_epochs=2, crop_s=2.0, out=tmp_path,
+                              trainings=["laundered", "clean"])
     table = summarise(rows, {"logmel": 12.5}, args)
 
     def select(**where):
         return [r for r in rows if all(r[k] == v for k, v in where.items())]
 
-    clean = np.mean([r["eer"] for r in select(fold="standard", training="laundered", condition="clean")])
-    loso = np.mean([np.mean([r["eer_held_out_system"] for r in select(fold=f)]) for f in ("loso-a", "loso-b")])
-    laundered = np.mean([r["eer"] for r in rows if r["fold"] == "standard" and r["training"] == "laundered"
-                         and r["condition"] != "clean"])
+    def mean_std(values):
+        return f"{100 * np.mean(values):.1f} ± {100 * np.std(values, ddof=1):.1f}"
+
+    clean = [select(fold="standard", training="laundered", condition="clean", seed=seed)[0]["eer"] for seed in (1, 2)]
+    loso = [np.mean([select(fold=f, seed=seed)[0]["eer_held_out_system"] for f in ("loso-a", "loso-b")])
+            for seed in (1, 2)]
+    laundered = [np.mean([r["eer"] for r in select(fold="standard", training="laundered", seed=seed)
+                          if r["condition"] != "clean"]) for seed in (1, 2)]
     main_row = next(line for line in table.splitlines() if line.startswith("| `logmel` | 12.5 |"))
     cells = [cell.strip() for cell in main_row.strip("|").split("|")]
-    assert cells[2] == f"{100 * clean:.1f}"
-    assert cells[6] == f"{100 * laundered:.1f}"
-    assert cells[7] == f"{100 * loso:.1f}"
+    assert cells[2] == mean_std(clean)
+    assert cells[3] == "–", "no score files: no bootstrap interval"
+    assert cells[7] == mean_std(laundered)
+    assert cells[8] == mean_std(loso)
+    assert "Front-end by the rule: **logmel**" in table
     assert (tmp_path / "frontends.png").stat().st_size > 0
