@@ -9,16 +9,40 @@ Per-row data (rows, copies, targets, window starts, the epoch order) are NumPy a
 Python lists: forked DataLoader workers share them copy-on-write. A list holds one Python
 object per row, and a worker that merely reads one writes its reference count, copying the
 page it lies on into that worker.
+
+Worker processes ignore SIGINT and SIGTERM (:func:`_start_worker`), so the main process ends
+them itself: :func:`ending_workers` around a run (and an exit handler for everything else) asks
+them to stop and SIGKILLs those still running after :data:`WORKER_GRACE_S`. Without it a worker
+outlives any exit that skips the DataLoader's own shutdown (an uncaught exception keeps the
+iterator alive in its traceback): Python's ``multiprocessing`` then ends it at exit with SIGTERM,
+which it ignores, and waits for it forever. :func:`watching_workers` turns a worker's death
+into a call, not PyTorch's exception raised from its SIGCHLD handler at whatever line the main
+process is on (a half-done optimizer step, for one).
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
+import itertools
+import multiprocessing
 import os
+import re
 import signal
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+# PyTorch has no public API to end a DataLoader's workers or to learn which one died; these are
+# the private pieces used (checked by tests/engine/test_worker_failure.py on each upgrade).
+from torch.utils.data._utils import signal_handling as _signal_handling
+from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
 
 from detector.data.cache import INT16_SCALE, WaveformCache
 from detector.data.manifest import Manifest
@@ -221,11 +245,219 @@ def _start_worker(worker_id: int) -> None:
     SIGINT and SIGTERM are ignored: a Ctrl-C in the terminal or a scheduler's SIGTERM reaches the
     whole process group, and the main process must stay able to finish its step and save its
     position (see :class:`detector.engine.train.StopRequests`) instead of dying with "DataLoader worker
-    exited unexpectedly". The main process ends the workers itself.
+    exited unexpectedly". The main process ends the workers itself (:func:`end_workers`).
     """
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+WORKER_GRACE_S = 2.0   # seconds workers get to stop when asked, before SIGKILL
+_ITERATORS: "weakref.WeakSet[_MultiProcessingDataLoaderIter]" = weakref.WeakSet()   # make_loader's, with workers
+_WORKERS: dict[int, tuple[int, multiprocessing.Process]] = {}   # pid -> (its iterator's serial, process), until reaped
+_SERIAL = itertools.count(1)   # creation order of those iterators, for ending_workers
+_exit_handler_registered = False
+
+
+class _Loader(DataLoader):
+    """A DataLoader whose multi-process iterators are registered, so their workers can be ended
+    (:func:`end_workers`) and named when one dies (:func:`dead_workers`)."""
+
+    def _get_iterator(self):
+        global _exit_handler_registered
+        iterator = super()._get_iterator()
+        if isinstance(iterator, _MultiProcessingDataLoaderIter):
+            iterator._detector_serial = next(_SERIAL)
+            _ITERATORS.add(iterator)
+            _forget_ended()
+            # Kept apart from the iterator: the DataLoader's own shutdown (when the iterator is
+            # collected) SIGTERMs a worker that did not stop, which it ignores.
+            _WORKERS.update({process.pid: (iterator._detector_serial, process) for process in iterator._workers})
+            if not _exit_handler_registered:
+                # Registered after multiprocessing's own exit handler, so it runs first (atexit is
+                # last in, first out) and that handler's unbounded wait finds the workers gone.
+                atexit.register(_end_all_workers)
+                _exit_handler_registered = True
+        return iterator
+
+
+@dataclass(frozen=True)
+class WorkerDeath:
+    """A DataLoader worker process that ended by itself: killed by a signal, or exited with a status."""
+
+    worker: int          # its id in its loader (0-based); -1 if it is not one of make_loader's
+    workers: int         # how many workers its loader has (0 if unknown)
+    pid: int
+    exitcode: int        # as multiprocessing gives it: -N killed by signal N, N > 0 exited with status N
+
+    @property
+    def signal_name(self) -> str:
+        """``SIGKILL`` and the like; empty when the worker exited with a status."""
+        if self.exitcode >= 0:
+            return ""
+        try:
+            return signal.Signals(-self.exitcode).name
+        except ValueError:
+            return f"signal {-self.exitcode}"
+
+    def __str__(self) -> str:
+        who = f"DataLoader worker {self.worker}" if self.worker >= 0 else "a DataLoader worker"
+        how = f"was killed by {self.signal_name}" if self.exitcode < 0 else f"exited with status {self.exitcode}"
+        return f"{who} (pid {self.pid}) {how}"
+
+    @property
+    def likely_cause(self) -> str:
+        """What usually sends this signal, in words; empty when there is no usual suspect."""
+        if self.exitcode == -signal.SIGKILL:
+            return "most likely by the kernel's out-of-memory killer (dmesg names it)"
+        if self.exitcode == -signal.SIGBUS:
+            return "most likely because shared memory (/dev/shm) ran out or the cache file shrank under it"
+        return ""
+
+
+def dead_workers() -> list[WorkerDeath]:
+    """The workers of make_loader's running iterators that have ended by themselves, in creation order."""
+    deaths = []
+    for iterator in sorted(list(_ITERATORS), key=lambda it: it._detector_serial):
+        if iterator._shutdown:
+            continue
+        for worker, process in enumerate(iterator._workers):
+            if process.exitcode:   # polls (and reaps) the process; None while it runs, 0 after a clean stop
+                deaths.append(WorkerDeath(worker, len(iterator._workers), process.pid, process.exitcode))
+    return deaths
+
+
+@contextlib.contextmanager
+def watching_workers(on_death: Callable[[WorkerDeath], None]):
+    """Inside the block, the death of a DataLoader worker calls ``on_death(death)`` from the SIGCHLD
+    handler instead of raising PyTorch's RuntimeError wherever the main thread happens to be.
+
+    ``on_death`` may raise, which is then raised there; it is called again at each later SIGCHLD
+    while the dead worker's loader runs. The DataLoader still notices the death itself when it
+    waits for that worker's batch (within :data:`torch.utils.data._utils.MP_STATUS_CHECK_INTERVAL`).
+    Signals reach only the main thread: elsewhere the block watches nothing.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGCHLD"):
+        yield
+        return
+    _signal_handling._set_SIGCHLD_handler()   # PyTorch's handler, which checks its workers; installed once
+    torch_handler = signal.getsignal(signal.SIGCHLD)
+
+    def on_child(signum, frame) -> None:
+        try:
+            if callable(torch_handler):
+                torch_handler(signum, frame)
+        except RuntimeError as error:   # "DataLoader worker (pid N) is killed by signal: ..."
+            deaths = dead_workers()
+            if not deaths:
+                pid = re.search(r"pid (\d+)", str(error))
+                deaths = [WorkerDeath(-1, 0, int(pid.group(1)) if pid else 0, _exit_status(str(error)))]
+            on_death(deaths[0])
+
+    previous = signal.signal(signal.SIGCHLD, on_child)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def _exit_status(message: str) -> int:
+    """multiprocessing's exit code from PyTorch's message about a dead worker (-9 for "killed by signal: Killed")."""
+    names = {signal.strsignal(number): -number for number in signal.Signals}
+    killed = re.search(r"killed by signal: ([^.]+)", message)
+    if killed and killed.group(1).strip() in names:
+        return names[killed.group(1).strip()]
+    status = re.search(r"exit code (\d+)", message)
+    return int(status.group(1)) if status else 1
+
+
+def describe_worker_error(error: BaseException) -> str:
+    """A worker's exception, as PyTorch re-raises it in the main process, in one line.
+
+    ``Caught KeyError in DataLoader worker process 1. Original Traceback ... KeyError: 'x'`` becomes
+    ``DataLoader worker 1 raised KeyError: 'x' (at FILE:LINE in FUNCTION)``; other errors give
+    their type and first line.
+    """
+    text = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    caught = re.match(r"Caught (\w+) in DataLoader worker process (\d+)", text)
+    if not caught:
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        return f"a DataLoader worker failed: {type(error).__name__}" + (f": {first}" if first else "")
+    lines = text.splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    place, tail = "", lines[frames[-1] + 1:] if frames else lines[-1:]
+    if frames:
+        frame = re.match(r'  File "(.+)", line (\d+), in (.+)', lines[frames[-1]])
+        place = f" (at {frame.group(1)}:{frame.group(2)} in {frame.group(3)})" if frame else ""
+    message = " ".join(line.strip() for line in tail if line.strip() and not line.startswith("    "))
+    return f"DataLoader worker {caught.group(2)} raised {message or caught.group(1)}{place}"
+
+
+def end_workers(first_serial: int = 0, grace_s: float = WORKER_GRACE_S, strays: Iterable = ()) -> None:
+    """End the worker processes of make_loader's iterators created since ``first_serial``, whatever
+    state they are in, and the processes ``strays``.
+
+    Running iterators ask their workers to stop (as the DataLoader's own shutdown asks); the
+    workers still running after ``grace_s`` seconds in all (one stuck in ``__getitem__``, or left
+    by a shutdown whose SIGTERM it ignored) are killed with SIGKILL. The pids are first taken out
+    of PyTorch's SIGCHLD check, so these kills are not reported as failures. Then each
+    DataLoader's own shutdown closes its queues.
+    """
+    iterators = [iterator for iterator in list(_ITERATORS) if iterator._detector_serial >= first_serial]
+    for iterator in iterators:
+        if iterator._worker_pids_set:
+            _signal_handling._remove_worker_pids(id(iterator))
+            iterator._worker_pids_set = False
+        if not iterator._shutdown:
+            iterator._workers_done_event.set()
+            for queue in iterator._index_queues:
+                queue.put(None)
+    _end_processes([process for serial, process in list(_WORKERS.values()) if serial >= first_serial]
+                   + list(strays), grace_s)
+    for iterator in iterators:
+        iterator._shutdown_workers()
+    _forget_ended()
+
+
+def _end_processes(processes: list, grace_s: float) -> None:
+    """Wait up to ``grace_s`` seconds in all for ``processes`` to exit, then SIGKILL and reap the rest."""
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(deadline - time.monotonic(), 0))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(grace_s)   # SIGKILL is not delayed, except by a process stuck in the kernel
+
+
+def _forget_ended() -> None:
+    for pid, (_, process) in list(_WORKERS.items()):
+        if process.exitcode is not None:   # polls (and reaps) it
+            del _WORKERS[pid]
+
+
+@contextlib.contextmanager
+def ending_workers(grace_s: float = WORKER_GRACE_S):
+    """Every DataLoader worker started inside the block is ended (:func:`end_workers`) when it
+    exits, however it exits; workers of loaders started before it are left alone.
+
+    So are daemonic processes the block started and left running, which can only be workers
+    whose DataLoader iterator never came to be (an exception raised while it started them):
+    Python's exit would otherwise wait for them forever, as they ignore SIGTERM.
+    """
+    first, before = next(_SERIAL) + 1, set(multiprocessing.active_children())
+    try:
+        yield
+    finally:
+        workers = {process.pid for _, process in _WORKERS.values()}
+        end_workers(first, grace_s, [process for process in multiprocessing.active_children()
+                                     if process.daemon and process not in before and process.pid not in workers])
+
+
+def _end_all_workers() -> None:
+    """At interpreter exit: end the workers of every loader still running (see the module docstring)."""
+    end_workers(0)
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device,
@@ -247,7 +479,7 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.
     workers = resolve_workers(num_workers, device)
     # An explicit generator keeps the loader from drawing its worker seed from torch's global
     # generator, which would shift the dropout stream of a run resumed mid-epoch.
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+    return _Loader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
                       num_workers=workers, pin_memory=device.type == "cuda",
                       persistent_workers=workers > 0 and not shuffle,
                       worker_init_fn=_start_worker if workers else None,

@@ -4,10 +4,16 @@ Every random stream of a step (laundering, dropout) is seeded from ``(seed, epoc
 rank)``, and crops and shuffling from ``(seed, epoch)``, so a run resumed from ``last.pt``
 at any saved position continues exactly where an uninterrupted run would be, with no saved
 generator state. Ctrl-C and SIGTERM are requests: the loop finishes the step (or the
-validation, or the checkpoint write) under way, saves its position to ``last.pt`` and stops;
+checkpoint write) under way, saves its position to ``last.pt`` and stops;
 a second signal stops at once, leaving the last complete ``last.pt``. ``last.pt`` is also
 written every ``save_every_minutes`` inside an epoch, for a SIGKILL. Under ``torchrun`` it
 trains with DistributedDataParallel.
+
+While the loop waits for a batch nothing is half done, so there a signal stops the run at once
+(a DataLoader worker stuck in ``__getitem__`` cannot hold it), and a signal during validation
+stops it at its next batch (the epoch is validated again on resume). A DataLoader worker that
+dies (the out-of-memory killer's SIGKILL) or raises stops the run the same way, with
+:class:`DataWorkerFailed`; every worker is ended when the run ends, however it ends.
 
 The host never waits for the device inside a step: losses, skipped-step counts and the
 progress bar are read a few times a second (:data:`READ_INTERVAL_S`), and a non-finite
@@ -17,14 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
+import shlex
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -33,7 +42,16 @@ from tqdm import tqdm
 
 from detector.config import Config, TrainConfig
 from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
-from detector.data.loader import WindowDataset, aggregate_windows, to_device
+from detector.data.loader import (
+    WindowDataset,
+    WorkerDeath,
+    aggregate_windows,
+    dead_workers,
+    describe_worker_error,
+    ending_workers,
+    to_device,
+    watching_workers,
+)
 from detector.data.manifest import Manifest, write_relocated_manifest
 from detector.data.splits import SPLIT_NAMES, parse_split_ratios, split_manifest
 from detector.engine.scoring import WindowSettings, score_loader
@@ -44,6 +62,7 @@ from detector.metrics.detection import equal_error_rate
 from detector.models.checkpoint import load_checkpoint, save_checkpoint
 from detector.models.detector import Detector
 from detector.utils.distributed import Distributed, init_distributed, shutdown_distributed
+from detector.utils.errors import UserError
 from detector.utils.io import atomic_write_csv, atomic_write_text
 from detector.utils.runtime import Precision, resolve_device, seed_everything, step_seeds
 
@@ -94,6 +113,25 @@ class TrainingAborted(KeyboardInterrupt):
     """Raised by a second Ctrl-C or SIGTERM, at once; ``last.pt`` is the last one completed."""
 
 
+class DataWorkerFailed(UserError):
+    """A DataLoader worker died or raised; ``last.pt`` holds the position reached, saved by the main process."""
+
+
+class _StopWaiting(BaseException):
+    """Raised where the loop waits for a batch: a stop request (``death`` None) or a worker's death.
+
+    A BaseException, so that the DataLoader's ``except Exception`` around its queue read lets it through.
+    """
+
+    def __init__(self, death: WorkerDeath | None = None):
+        super().__init__()
+        self.death = death
+
+
+class _LoadingFailed(Exception):
+    """The DataLoader's workers failed to deliver a batch; the cause is ``__cause__``."""
+
+
 class StopRequests:
     """SIGINT and SIGTERM as requests that the training loop honours between steps.
 
@@ -102,6 +140,9 @@ class StopRequests:
     :meth:`writing`, whose checkpoint write finishes first. Before that (reading the corpus,
     building the cache and the model) there is nothing to save, and any signal stops at once.
     :attr:`saved` says what ``last.pt`` holds, for the messages.
+
+    While :attr:`waiting` (for a batch, see :class:`_Batches`) the first signal, or the death of a
+    DataLoader worker (:attr:`worker_death`, recorded from SIGCHLD), raises :class:`_StopWaiting`.
     """
 
     def __init__(self, last_path: Path):
@@ -111,6 +152,8 @@ class StopRequests:
         self.saved = f"no {last_path} was written by this run"
         self._writing = False
         self._abort: int | None = None   # a second signal that came during a write
+        self.waiting = False
+        self.worker_death: WorkerDeath | None = None
 
     @property
     def requested(self) -> bool:
@@ -122,10 +165,22 @@ class StopRequests:
                                   f"{self.saved}")
         if self.signal is None:
             self.signal = signum
+            self._end_wait(None)
         elif self._writing:
             self._abort = signum
         else:
             self._raise_abort(signum)
+
+    def worker_died(self, death: WorkerDeath) -> None:
+        """Record a DataLoader worker's death (the first one); the loop stops at its next read or wait."""
+        if self.worker_death is None:
+            self.worker_death = death
+        self._end_wait(death)
+
+    def _end_wait(self, death: WorkerDeath | None) -> None:
+        if self.waiting:
+            self.waiting = False
+            raise _StopWaiting(death)
 
     def _raise_abort(self, signum: int) -> None:
         raise TrainingAborted(f"second signal ({signal.Signals(signum).name}): stopped at once; {self.saved}")
@@ -148,13 +203,15 @@ class StopRequests:
 
     @contextlib.contextmanager
     def installed(self):
-        """Handle SIGINT and SIGTERM inside the block (signals reach only the main thread)."""
+        """Handle SIGINT, SIGTERM and DataLoader workers' deaths inside the block (signals reach only
+        the main thread)."""
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
         previous = {number: signal.signal(number, self.handle) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
-            yield self
+            with watching_workers(self.worker_died):
+                yield self
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
@@ -165,7 +222,7 @@ def train(config: Config, run_dir: str | Path, resume: bool = False) -> TrainSta
     context, device_name = init_distributed(config.train.device)
     run_dir = Path(run_dir)
     try:
-        with StopRequests(run_dir / "last.pt").installed() as stop:
+        with ending_workers(), StopRequests(run_dir / "last.pt").installed() as stop:
             return _train(config, run_dir, resume, context, resolve_device(device_name), stop)
     finally:
         shutdown_distributed(context)
@@ -269,6 +326,90 @@ class _Run:
                                 self.checkpoint({"position": {**vars(position), "loss_sum": loss_sum}}))
             self.context.barrier()
 
+    def end(self, position: EpochPosition | None, during: str, failure: BaseException | None = None) -> NoReturn:
+        """Stop the run, reached ``position`` (None: after an epoch, saved already) ``during`` (words).
+
+        ``failure`` is what ended a wait for a batch (:class:`_StopWaiting`, :class:`_LoadingFailed`):
+        ``position`` is saved to ``last.pt`` first, except for a failure only this process saw under
+        DDP (the others wait in a collective). Without it ``last.pt`` was written at the read point.
+        Raises :class:`DataWorkerFailed` when a DataLoader worker died or raised, else
+        :class:`TrainingInterrupted`.
+        """
+        if failure is not None and position is not None and not (
+                self.context.enabled and isinstance(failure, _LoadingFailed)):
+            self.save_position(position)
+        death = (failure.death if isinstance(failure, _StopWaiting) else None) or self.stop.worker_death
+        error = failure.__cause__ if isinstance(failure, _LoadingFailed) else None
+        if error is not None and death is None:
+            death = next(iter(dead_workers()), None)   # "exited unexpectedly": the DataLoader saw it first
+        if death is None and error is None:
+            raise TrainingInterrupted(f"interrupted {during}; {self.stop.saved}")
+        raise DataWorkerFailed(self._failure_message(death, error, during)) from error
+
+    def _failure_message(self, death: WorkerDeath | None, error: BaseException | None, during: str) -> str:
+        """One line: which worker failed and how, the likely cause and remedy, what last.pt holds, how to resume."""
+        run_dir = self.stop.last_path.parent
+        command = ["detector", "train", "--config", str(run_dir / "config.toml"), "--out", str(run_dir), "--resume"]
+        if death is None:
+            what = f"{describe_worker_error(error)} {during}"
+        else:
+            what = f"{death} {during}"
+            if death.likely_cause:
+                fewer = death.workers // 2
+                what += (f", {death.likely_cause}: use fewer workers (--num-workers {fewer}; this loader had "
+                         f"{death.workers}) or --cache-on-device")
+                command += ["--num-workers", str(fewer)]
+        saved = self.stop.saved
+        if saved.startswith("no "):
+            return f"{what}; {saved}"
+        return f"{what}. {saved.removesuffix(': rerun with --resume')}; resume with: {shlex.join(command)}"
+
+
+class _Batches:
+    """A loader's batches; a failure to fetch one calls ``on_stop(failure)``, which raises.
+
+    Each batch is fetched with ``stop.waiting`` set when ``interruptible`` (one process: under
+    DDP the others would wait for this one in a collective), so a stop request or a worker's
+    death met there is a :class:`_StopWaiting` failure: nothing is half done while the loop
+    waits, and a worker stuck in ``__getitem__`` would make it wait forever. An exception from
+    the DataLoader's workers is a :class:`_LoadingFailed` one; an exception from a loader
+    without workers (the main process's own ``__getitem__``) passes as it is.
+    """
+
+    def __init__(self, loader, stop: StopRequests, interruptible: bool, on_stop):
+        self.loader, self.stop, self.interruptible, self.on_stop = loader, stop, interruptible, on_stop
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        # Not interrupted: workers half started would have no iterator to end them. Held by self, so
+        # that a failure's traceback keeps it for ending_workers (its own shutdown would wait 5 s for
+        # each stuck worker, then SIGTERM it in vain).
+        self.batches = batches = iter(self.loader)
+        workers = getattr(self.loader, "num_workers", 0) > 0
+        while True:
+            try:
+                try:
+                    if self.interruptible:
+                        self.stop.waiting = True
+                        if self.stop.requested or self.stop.worker_death is not None:
+                            self.stop._end_wait(self.stop.worker_death)
+                    batch = next(batches)
+                finally:
+                    self.stop.waiting = False
+            except StopIteration:
+                return
+            except _StopWaiting as failure:
+                self.on_stop(failure)
+            except Exception as error:
+                if not workers:
+                    raise
+                failure = _LoadingFailed(str(error))
+                failure.__cause__ = error
+                self.on_stop(failure)
+            yield batch
+
 
 def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, device: torch.device,
            stop: StopRequests) -> TrainState:
@@ -356,7 +497,9 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         train_loss = float(np.mean(context.gather_arrays(
             np.array([position.loss_sum / max(position.step - position.nonfinite_steps, 1)]))[0]))
         # Scored as evaluate scores (float32 under --amp auto), since calibration is fitted on these scores.
-        window_scores, _ = score_loader([model], val_loader, device, Precision.for_scoring(settings.amp, device),
+        batches = _Batches(val_loader, stop, not context.enabled,
+                           functools.partial(run.end, position, f"in the validation of epoch {epoch + 1}"))
+        window_scores, _ = score_loader([model], batches, device, Precision.for_scoring(settings.amp, device),
                                         desc="validation")
         scores = aggregate_windows(window_scores[0], val_set.clip_of_window, len(val_set.rows),
                                    WindowSettings().aggregate)
@@ -385,8 +528,8 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
                       f"{100 * val_eer:.2f}% (best by {settings.stop_on}: epoch {state.best_epoch}, loss "
                       f"{state.best_loss:.4f}, EER {100 * state.best_eer:.2f}%)")
         finished = state.epoch >= settings.epochs or state.stale_epochs >= settings.patience
-        if not finished and context.agree_max([float(stop.requested)], device)[0]:
-            raise TrainingInterrupted(f"interrupted after epoch {state.epoch}; {stop.saved}")
+        if not finished and context.agree_max([float(stop.requested or stop.worker_death is not None)], device)[0]:
+            run.end(None, f"after epoch {state.epoch}")
     if state.stale_epochs >= settings.patience:
         _log(context, f"detector: early stop, no {settings.stop_on} improvement for {settings.patience} epochs")
     return state
@@ -439,9 +582,14 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
     counters = _StepCounters(position, run.device)
     last_read = (time.monotonic(), position.step, position.loss_sum, position.step - position.nonfinite_steps)
     last_save, next_read = time.monotonic(), position.step + 1
+
+    def stopped_waiting(failure: BaseException) -> NoReturn:
+        counters.read(position)
+        run.end(position, f"in epoch {position.epoch + 1} at step {position.step}", failure)
+
     with tqdm(total=steps, initial=position.step, desc=desc, unit="step", leave=False,
               disable=not context.is_main) as progress:
-        for batch in loader:
+        for batch in _Batches(loader, run.stop, not context.enabled, stopped_waiting):
             if position.step >= steps:
                 break
             launder_seed, dropout_seed = step_seeds(settings.seed, position.epoch, position.step, context.rank)
@@ -469,14 +617,14 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
             progress.set_postfix(loss=f"{recent:.4f}", skipped=position.nonfinite_steps)
             steps_per_read = READ_INTERVAL_S * (position.step - last_read[1]) / max(now - last_read[0], 1e-6)
             save_due = bool(settings.save_every_minutes) and now - last_save >= 60 * settings.save_every_minutes
+            stopping = run.stop.requested or run.stop.worker_death is not None
             stop_now, interval, save_now = context.agree_max(
-                [float(run.stop.requested), max(1, round(steps_per_read)), float(save_due)], run.device)
+                [float(stopping), max(1, round(steps_per_read)), float(save_due)], run.device)
             if stop_now or (save_now and position.step < steps):   # the epoch's end is saved after validation
                 run.save_position(position)
                 last_save = time.monotonic()
             if stop_now:
-                raise TrainingInterrupted(f"interrupted in epoch {position.epoch + 1} at step {position.step}; "
-                                          f"{run.stop.saved}")
+                run.end(position, f"in epoch {position.epoch + 1} at step {position.step}")
             last_read, next_read = (now, position.step, position.loss_sum, applied), position.step + int(interval)
     counters.read(position)
 
