@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from detector.config import Config, TrainConfig
 from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
+from detector.data.fingerprint import DataRecord
 from detector.data.loader import (
     WindowDataset,
     WorkerDeath,
@@ -69,7 +70,7 @@ from detector.utils.runtime import Precision, resolve_device, seed_everything, s
 logger = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_eer", "val_loss", "lr", "seconds", "backbone_frozen",
-                   "nonfinite_steps")
+                   "nonfinite_steps", "note")
 MAX_CONSECUTIVE_NONFINITE = 20   # then the run is diverging, not hitting a rare overflow
 READ_INTERVAL_S = 0.5            # seconds between host reads of the device counters (each drains the queue)
 # Optimizer options that belong to this code, not to a checkpoint: an old checkpoint of a
@@ -87,6 +88,7 @@ class TrainState:
     best_epoch: int = 0                  # the epoch with the lowest value of train.stop_on; best.pt holds it
     stale_epochs: int = 0                # epochs since best_epoch
     history: list[dict] = field(default_factory=list)
+    pending_note: str = ""               # for the next history row's note: a resume on changed data
 
 
 @dataclass
@@ -111,6 +113,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 class TrainingAborted(KeyboardInterrupt):
     """Raised by a second Ctrl-C or SIGTERM, at once; ``last.pt`` is the last one completed."""
+
+
+class ManifestChanged(UserError):
+    """``--resume`` on data other than ``last.pt`` was trained on, without ``--allow-changed-manifest``."""
 
 
 class DataWorkerFailed(UserError):
@@ -217,13 +223,20 @@ class StopRequests:
                 signal.signal(number, handler)
 
 
-def train(config: Config, run_dir: str | Path, resume: bool = False) -> TrainState:
-    """Train a detector into ``run_dir`` (config.toml, history.csv, best.pt, last.pt)."""
+def train(config: Config, run_dir: str | Path, resume: bool = False, allow_changed_manifest: bool = False
+          ) -> TrainState:
+    """Train a detector into ``run_dir`` (config.toml, history.csv, best.pt, last.pt).
+
+    ``resume`` continues from ``run_dir/last.pt``; it raises :class:`ManifestChanged` when the
+    manifest's rows or their waveform cache changed since then, unless ``allow_changed_manifest``
+    (then the log and the next row of history.csv say what changed).
+    """
     context, device_name = init_distributed(config.train.device)
     run_dir = Path(run_dir)
     try:
         with ending_workers(), StopRequests(run_dir / "last.pt").installed() as stop:
-            return _train(config, run_dir, resume, context, resolve_device(device_name), stop)
+            return _train(config, run_dir, resume, context, resolve_device(device_name), stop,
+                          allow_changed_manifest)
     finally:
         shutdown_distributed(context)
 
@@ -310,12 +323,13 @@ class _Run:
     context: Distributed
     stop: StopRequests
     state: TrainState
+    data: DataRecord
     network: torch.nn.Module | None = None
 
     def checkpoint(self, extra: dict) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-                "state": vars(self.state), "config": self.config.to_dict(), **extra}
+                "state": vars(self.state), "config": self.config.to_dict(), "data": self.data.to_saved(), **extra}
 
     def save_position(self, position: EpochPosition) -> None:
         """Write ``last.pt`` with ``position`` (every rank calls this: the loss sums are averaged)."""
@@ -412,7 +426,7 @@ class _Batches:
 
 
 def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, device: torch.device,
-           stop: StopRequests) -> TrainState:
+           stop: StopRequests, allow_changed_manifest: bool = False) -> TrainState:
     settings = config.train
     if not settings.save_every_minutes >= 0:
         raise ValueError(f"--save-every-minutes {settings.save_every_minutes}: must be >= 0 (0 = at epoch ends only)")
@@ -447,7 +461,8 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         steps_per_epoch = min(steps_per_epoch, settings.max_steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs * steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
-    run = _Run(config, model, launder, optimizer, scheduler, scaler, precision, device, context, stop, TrainState())
+    run = _Run(config, model, launder, optimizer, scheduler, scaler, precision, device, context, stop, TrainState(),
+               DataRecord.of(manifest, cache))
 
     position = None
     if resume and stop.last_path.exists():
@@ -457,6 +472,8 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         scheduler.load_state_dict(saved["scheduler"])
         scaler.load_state_dict(saved["scaler"])
         run.state = TrainState(**saved["state"])
+        run.state.pending_note = (_check_data(saved, run.data, manifest, stop.last_path, allow_changed_manifest,
+                                              context) or run.state.pending_note)
         position = EpochPosition.from_saved(saved["position"]) if saved.get("position") else None
         stop.saved = f"{stop.last_path} holds {_where(position, run.state)}, as before this run: rerun with --resume"
         _log(context, f"detector: resuming {run_dir} from {_where(position, run.state)}")
@@ -510,8 +527,8 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_eer": val_eer,
                               "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
                               "seconds": time.perf_counter() - started, "backbone_frozen": int(frozen),
-                              "nonfinite_steps": position.nonfinite_steps})
-        position = None
+                              "nonfinite_steps": position.nonfinite_steps, "note": state.pending_note})
+        position, state.pending_note = None, ""
         if state.history[-1][settings.stop_on] < getattr(state, _BEST[settings.stop_on]):
             state.best_eer, state.best_loss, state.best_epoch, state.stale_epochs = val_eer, val_loss, state.epoch, 0
         else:
@@ -706,6 +723,30 @@ def _make_deterministic(device: torch.device) -> None:
     if device.type == "cuda":
         logger.info("detector: --deterministic: PyTorch will warn about each operation it runs without a "
               "deterministic implementation (those results may still vary between runs)")
+
+
+def _check_data(saved: dict, now: DataRecord, manifest: Manifest, last_path: Path, allow: bool,
+                context: Distributed) -> str:
+    """Compare the data ``saved`` (a checkpoint) was trained on with ``now``: "" when they agree,
+    a note for history.csv when they differ and ``allow`` lets it through; else :class:`ManifestChanged`."""
+    if "data" not in saved:
+        if context.is_main:
+            logger.warning(f"detector: {last_path} holds no record of its training data (written by an older "
+                           f"version): could not check that {manifest.path} is unchanged since")
+        return ""
+    changes = DataRecord.from_saved(saved["data"]).changes(now)
+    if not changes:
+        return ""
+    what = "; ".join(changes)
+    if not allow:
+        raise ManifestChanged(
+            f"{manifest.path} changed since {last_path} was saved: {what}. Resuming would train on other data and "
+            f"choose the best epoch by validation results measured on different clips: restore the manifest, "
+            f"train into a new --out, or add --allow-changed-manifest to resume anyway")
+    note = f"resumed on changed data (--allow-changed-manifest): {what}"
+    if context.is_main:
+        logger.warning(f"detector: {note}; validation results before and after it are not comparable")
+    return note
 
 
 def _where(position: EpochPosition | None, state: TrainState) -> str:

@@ -17,12 +17,18 @@ def register(commands) -> None:
                              "batch 32, 15 epochs, backbone frozen 3, flip p 0.5 and +-10 degree rotation, "
                              "stop on val_loss with patience 5, 70/15/15 split when the manifest has none)")
     add_training_flags(parser)
+    parser.add_argument("--allow-changed-manifest", action="store_true",
+                        help="with --resume: continue even though the manifest's rows (path, label, split) or their "
+                             "waveform cache changed since OUT/last.pt was saved, which is otherwise refused; the log "
+                             "and history.csv's note column say what changed. Applies to this run only (not saved "
+                             "in config.toml)")
 
 
 def run(args: argparse.Namespace, config: Config | None = None) -> None:
     from detector.engine.train import train
 
     config = config or resolve_config(args)
-    state = train(config, args.out, resume=args.resume)
+    state = train(config, args.out, resume=args.resume,
+                  allow_changed_manifest=getattr(args, "allow_changed_manifest", False))   # demo has no such flag
     print(f"best epoch by {config.train.stop_on}: {state.best_epoch} (validation EER {100 * state.best_eer:.2f}%, "
           f"loss {state.best_loss:.4f}); checkpoints in {args.out}/best.pt and {args.out}/last.pt")
