@@ -76,6 +76,9 @@ def octave_kernels(frequencies: np.ndarray, decimation: int, sample_rate: int) -
     centring), modulated to ``f``. Rounding a length at the lower rate instead would move the
     window's spectral nulls, where a neighbouring bin's response is most sensitive.
 
+    The decimated signal is taken as :meth:`ConstantQ._decimated` gives it, ``2 ** decimation``
+    times the low-passed clip, hence the kernels' extra factor ``2 ** -decimation``.
+
     Returns ``((2 * n, 1, width), left)``: real parts then imaginary parts, such that frame ``t``
     is ``conv1d(pad(x, left), kernels, stride=hop)[..., t]``; each kernel has unit L1 norm times
     ``sqrt(length)`` (librosa's normalisation).
@@ -91,7 +94,7 @@ def octave_kernels(frequencies: np.ndarray, decimation: int, sample_rate: int) -
         position = np.arange(first, last) * step         # full-rate samples from the frame centre
         window = 0.5 - 0.5 * np.cos(2 * np.pi * (position - start) / length)
         kernel = window * np.exp(2j * np.pi * frequency / sample_rate * position)
-        kernels[row, first + left:last + left] = kernel / np.abs(kernel).sum() * np.sqrt(length)
+        kernels[row, first + left:last + left] = kernel / np.abs(kernel).sum() * np.sqrt(length) / step
     return np.concatenate([kernels.real, kernels.imag])[:, None, :], left
 
 
@@ -157,14 +160,14 @@ class ConstantQ(torch.nn.Module):
             hop = self.hop_length >> decimation
             right = max((frames - 1) * hop + kernels.shape[-1] - left - signal.shape[-1], 0)
             response = _strided_correlation(torch.nn.functional.pad(signal, (left, right)), kernels, hop)
-            real, imaginary = response[..., :frames].chunk(2, dim=1)
-            parts.append(torch.sqrt(real.square() + imaginary.square()))
-        return torch.cat(parts[::-1], dim=1)
+            parts.append(response[..., :frames].unflatten(1, (2, -1)))      # (batch, real | imaginary, bins, frames)
+        return torch.cat(parts[::-1], dim=2).square().sum(dim=1).sqrt()
 
     def _decimated(self, wave: torch.Tensor) -> list[torch.Tensor]:
         """``(batch, time)`` -> per entry of :attr:`levels` ``d``, ``(batch, 1, ceil(time / 2 ** d))``: the
         clip low-passed below the rate's Nyquist frequency and sampled every ``2 ** d`` samples
-        (sample ``m`` at input sample ``m * 2 ** d``), from one FFT (shapes only, no host read)."""
+        (sample ``m`` at input sample ``m * 2 ** d``), times ``2 ** d`` (the inverse FFT's scale,
+        folded into that level's kernels), from one FFT (shapes only, no host read)."""
         time, step = wave.shape[-1], 2 ** self.levels[-1]
         length = fft_length(time + GUARD_SAMPLES_PER_STEP * step, step, self.power_of_two_fft)
         spectrum = torch.fft.rfft(wave, n=length) if step > 1 else None
@@ -177,7 +180,7 @@ class ConstantQ(torch.nn.Module):
             fraction = torch.arange(nyquist_bin + 1, device=wave.device, dtype=torch.float32) / nyquist_bin
             taper = 0.5 + 0.5 * torch.cos(torch.pi * ((fraction - TAPER_START) / (1 - TAPER_START)).clamp(0, 1))
             low = torch.fft.irfft(spectrum[..., : nyquist_bin + 1] * taper, n=length >> decimation)
-            signals.append(low[:, None, : -(-time // 2 ** decimation)] / 2 ** decimation)
+            signals.append(low[:, None, : -(-time // 2 ** decimation)])
         return signals
 
 
