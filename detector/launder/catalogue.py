@@ -5,7 +5,8 @@ Grammar: ``family[:arg][:key=value]...``
 - ``family`` names a registered family (:mod:`.registry`; one file each in
   :mod:`.families`; ``clean`` is the identity).
 - ``arg`` is shorthand for the family's main key: ``resample:8000`` means
-  ``resample:rate=8000``.
+  ``resample:rate=8000``; a family may take two, filled in order
+  (``codec:aac:32k`` means ``codec:codec=aac:bitrate=32k``).
 - a number value is a fixed number ``10``, a range ``0..20`` (uniform per
   example) or alternatives ``8000|11025`` (one drawn per example); a word value
   (the noise type) is a word or alternatives ``white|pink``.
@@ -100,10 +101,11 @@ def parse_condition(text: str, sample_rate: int = 16000, banks: LaunderBanks | N
         key, sep, value = token.partition("=")
         key, value = key.strip(), value.strip()
         if not sep:
-            if family.positional is None or family.positional in raw:
+            free = [name for name in family.positionals if name not in raw]
+            if not free:
                 takes = family.describe() or "nothing"
                 raise ValueError(f"{where}: unexpected argument {token!r}; {family_name} takes: {takes}")
-            key, value = family.positional, token
+            key, value = free[0], token
         if key not in family.keys:
             valid = ", ".join(family.keys) or "none"
             raise ValueError(f"{where}: unknown key {key!r} for {family_name}; valid keys: {valid}")

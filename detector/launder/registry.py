@@ -72,7 +72,14 @@ class Family:
     build: Builder
     example: str
     keys: dict[str, NumberKey | WordKey] = field(default_factory=dict)
-    positional: str | None = None
+    positional: str | tuple[str, ...] | None = None
+
+    @property
+    def positionals(self) -> tuple[str, ...]:
+        """The keys bare arguments fill, in order (``codec:aac:32k``: codec, then bitrate)."""
+        if self.positional is None:
+            return ()
+        return (self.positional,) if isinstance(self.positional, str) else tuple(self.positional)
 
     def describe(self) -> str:
         return "; ".join(f"{key}: {rule.describe()}" for key, rule in self.keys.items())
@@ -82,9 +89,10 @@ FAMILIES: dict[str, Family] = {}
 
 
 def register_family(name: str, example: str, keys: dict[str, NumberKey | WordKey] | None = None,
-                    positional: str | None = None) -> Callable[[Builder], Builder]:
+                    positional: str | tuple[str, ...] | None = None) -> Callable[[Builder], Builder]:
     """Decorator: register ``build`` as the family ``name`` (``keys``: its parameters; ``positional``:
-    the key a bare argument means, e.g. ``rate`` in ``resample:8000``)."""
+    the key a bare argument means, e.g. ``rate`` in ``resample:8000``, or several keys that bare
+    arguments fill in order, e.g. ``("codec", "bitrate")`` for ``codec:aac:32k``)."""
     def decorate(build: Builder) -> Builder:
         if name in FAMILIES:
             raise ValueError(f"laundering family {name!r} is registered twice")
