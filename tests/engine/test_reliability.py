@@ -56,7 +56,7 @@ def test_nonfinite_losses_are_skipped_and_counted_then_abort_if_persistent(manif
     assert all(torch.isfinite(t).all() for t in _weights(tmp_path / "run" / "last.pt").values())
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", lambda logits, target: logits.sum() * float("inf"))
     monkeypatch.setattr(train_module, "MAX_CONSECUTIVE_NONFINITE", 2)
-    with pytest.raises(FloatingPointError, match="3 consecutive steps had a NaN/infinite loss"):
+    with pytest.raises(FloatingPointError, match="3 consecutive steps were skipped for a NaN/infinite loss"):
         train(_config(manifest, tmp_path, epochs=1), tmp_path / "diverged")
 
 
