@@ -150,7 +150,8 @@ def add_conditions_flag(parser: argparse.ArgumentParser, default: str | None = N
     ``deprecated_alias`` is an older flag name that still works, hidden from the help.
     """
     help_text = ("laundering conditions, e.g. clean,noise:white:snr=10 --conditions reverb:rt60=0.6; "
-                 "all = clean + the study's 29, study = the 29; 'detector conditions' explains the grammar")
+                 "all = clean + the study's 29, study = the 29, asvspoof5 = clean + ASVspoof 5's codecs made offline; "
+                 "'detector conditions' explains the grammar")
     if default:
         help_text += f" (default: {default})"
     parser.add_argument("--conditions", action="extend", nargs="+", required=default is None, metavar="CONDITION",
