@@ -1,12 +1,17 @@
-"""Tiny corpora written in each corpus's exact published layout (a few short synthetic files)."""
+"""Tiny corpora written in each corpus's exact published layout (short synthetic tones, or clips of the
+packaged demo corpus through :func:`demo`)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
+from detector.data.demo import DEMO_CORPUS
+
 RNG = np.random.default_rng(0)
+DEMO_FILES = {label: sorted((DEMO_CORPUS / label).rglob("*.flac")) for label in ("bonafide", "spoof")}
 
 
 def tone(seconds: float = 0.2, sample_rate: int = 16000, amplitude: float = 0.3) -> np.ndarray:
@@ -17,6 +22,20 @@ def tone(seconds: float = 0.2, sample_rate: int = 16000, amplitude: float = 0.3)
 def audio(path: Path, seconds: float = 0.2, sample_rate: int = 16000, amplitude: float = 0.3) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(path, tone(seconds, sample_rate, amplitude), sample_rate)
+    return path
+
+
+def demo(path: Path, label: str = "bonafide", index: int = 0) -> Path:
+    """A real clip of the packaged demo corpus (bona fide or spoof speech) at ``path``: copied when
+    ``path`` is FLAC, re-encoded to the suffix's format otherwise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files = DEMO_FILES[label]
+    source = files[index % len(files)]
+    if path.suffix.lower() == ".flac":
+        shutil.copyfile(source, path)
+    else:
+        wave, rate = soundfile.read(source, dtype="float32")
+        soundfile.write(path, wave, rate)
     return path
 
 
@@ -67,17 +86,37 @@ def asvspoof2021(root: Path) -> Path:
     return root
 
 
-def asvspoof5(root: Path) -> Path:
-    protocols = {
-        ("ASVspoof5.train.tsv", "flac_T"): ["T_4850 T_0000000000 F - - - AC3 A05 spoof -",
-                                            "T_4850 T_0000000001 F - - - bonafide bonafide bonafide -"],
-        ("ASVspoof5.dev.track_1.tsv", "flac_D"): ["D_0062 D_0000000001 M C07 3 1 AC1 A11 spoof -  "],
-        ("ASVspoof5.eval.track_1.tsv", "flac_E_eval"): ["E_0001 E_0000000001 F - - - bonafide bonafide bonafide -"],
-    }
-    for (name, folder), lines in protocols.items():
-        text(root / "ASVspoof5_protocols" / name, lines)
-        for line in lines:
-            audio(root / folder / f"{line.split()[1]}.flac")
+# ASVspoof 5 track 1, ten space-separated fields: SPEAKER FILE GENDER CODEC CODEC_Q CODEC_SEED ATTACK_TAG
+# ATTACK_LABEL KEY TMP. Uncoded trials read "- -" in train/dev and "- 0" in eval; odd cases: a trailing
+# blank, codec "0" (read as uncoded too), a device channel (C11, quality 6).
+ASVSPOOF5 = {
+    ("ASVspoof5.train.tsv", "flac_T"): ["T_4850 T_0000000000 F - - - AC3 A05 spoof -",
+                                        "T_4850 T_0000000001 F - - - - bonafide bonafide -",
+                                        "T_4851 T_0000000002 M - - - AC1 A01 spoof -"],
+    ("ASVspoof5.dev.track_1.tsv", "flac_D"): ["D_0062 D_0000000001 M - - - AC1 A11 spoof -  ",
+                                              "D_0062 D_0000000002 M - - - - bonafide bonafide -"],
+    ("ASVspoof5.eval.track_1.tsv", "flac_E_eval"): ["E_0001 E_0000000001 F - 0 - - bonafide bonafide -",
+                                                    "E_0001 E_0000000002 F C07 3 1 - bonafide bonafide -",
+                                                    "E_0002 E_0000000003 M C11 6 2 AC2 A20 spoof -",
+                                                    "E_0002 E_0000000004 M 0 0 - AC2 A18 spoof -"],
+}
+# Track-2 enrolment utterances that share the track-1 audio folders.
+ASVSPOOF5_ENROLMENT = {"flac_D": ["D_0000000100", "D_0000000101"], "flac_E_eval": ["E_0000000900"]}
+
+
+def asvspoof5(root: Path, protocols: str = "") -> Path:
+    """The published layout: the protocol archive's files at ``root/<protocols>`` (default: the
+    root itself, where ``ASVspoof5_protocols.tar.gz`` unpacks), audio in ``flac_T``, ``flac_D``,
+    ``flac_E_eval``, which also hold enrolment files no track-1 protocol lists."""
+    for index, ((name, folder), lines) in enumerate(ASVSPOOF5.items()):
+        text(root / protocols / name, lines)
+        for number, line in enumerate(lines):
+            fields = line.split()
+            demo(root / folder / f"{fields[1]}.flac", fields[8], 3 * index + number)
+    text(root / protocols / "ASVspoof5.dev.enroll.txt", ["D_0062 " + ",".join(ASVSPOOF5_ENROLMENT["flac_D"])])
+    for folder, utts in ASVSPOOF5_ENROLMENT.items():
+        for utt in utts:
+            demo(root / folder / f"{utt}.flac")
     return root
 
 

@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> None:
     rows = load_corpus_rows(args.corpus, args.root, args.out, **adapter_options(args))
     check_unique(rows, "path", "audio path")
     print(f"read {len(rows)} clips from {args.root} ({args.corpus}) in {time.perf_counter() - start:.2f} s")
+    for note in getattr(rows, "notes", ()):
+        print(note)
     report = resolve_splits(rows, ratios, args.seed, resplit=args.resplit or bool(unseen), unseen_systems=unseen,
                             speaker_disjoint=False if args.no_speaker_disjoint else None)
     print(f"splits: {report.how}" + (f"; dropped {len(report.dropped)} clip(s) of unseen systems spoken by "

@@ -8,7 +8,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from detector.data.corpora.common import check_unique, normalise_label, read_protocol, require_dir, system_for, where
+from detector.data.corpora.common import (
+    CorpusRows,
+    check_unique,
+    normalise_label,
+    read_protocol,
+    require_dir,
+    system_for,
+    where,
+)
 
 SUBSETS_2019 = (("train", "train.trn", "train"), ("dev", "dev.trl", "val"), ("eval", "eval.trl", "test"))
 
@@ -93,32 +101,78 @@ def asvspoof2021(root: Path, track: str | None = None) -> list[dict]:
 ASVSPOOF5_SUBSETS = (("ASVspoof5.train.tsv", "flac_T", "train"),
                      ("ASVspoof5.dev.track_1.tsv", "flac_D", "val"),
                      ("ASVspoof5.eval.track_1.tsv", "flac_E_eval", "test"))
+# Codec ids meaning "no codec": ``-`` in train/dev; the eval protocol writes ``-`` with quality ``0``
+# (``0`` and ``C00``, the paper's name for the uncoded condition, are accepted as codec ids too).
+ASVSPOOF5_UNCODED = frozenset({"-", "0", "C00"})
 
 
-def asvspoof5(root: Path) -> list[dict]:
-    """``ASVspoof5_protocols/ASVspoof5.{train,dev.track_1,eval.track_1}.tsv`` + ``flac_{T,D,E_eval}/``.
+def _asvspoof5_protocols(root: Path) -> dict[str, Path]:
+    """Each subset's protocol file, looked for in ``root``, ``root/ASVspoof5_protocols`` and every
+    folder directly under ``root`` (the official archive unpacks its files where it is extracted)."""
+    folders = [root, root / "ASVspoof5_protocols"]
+    try:
+        folders += sorted(p for p in root.iterdir() if p.is_dir() and p not in folders
+                          and not p.name.startswith("flac_"))
+    except OSError:
+        pass
+    found: dict[str, Path] = {}
+    for file, _, _ in ASVSPOOF5_SUBSETS:
+        for folder in folders:
+            if (folder / file).is_file():
+                found[file] = folder / file
+                break
+    if not found:
+        searched = ", ".join(f"{f}/" for f in folders if f.is_dir())
+        raise FileNotFoundError(f"{root}: none of {', '.join(f for f, _, _ in ASVSPOOF5_SUBSETS)} "
+                                f"(searched {searched}); extract ASVspoof5_protocols.tar.gz into {root}")
+    return found
 
-    The "tsv" files are whitespace-separated: speaker, file, gender, codec, codec quality,
-    codec seed, attack tag, attack label, key, and one unused column. Codec and quality land in
-    ``condition`` (``C07:3``), the attack label (``A11``) is the system.
+
+def asvspoof5(root: Path) -> CorpusRows:
+    """ASVspoof 5 track 1: ``flac_{T,D,E_eval}/<utt>.flac`` + ``ASVspoof5.{train,dev.track_1,eval.track_1}.tsv``.
+
+    The protocol files are looked for in ``root`` (where ``ASVspoof5_protocols.tar.gz`` unpacks
+    them), in ``root/ASVspoof5_protocols/`` or in any folder directly under ``root``. Despite the
+    suffix they are space-separated, ten fields: SPEAKER_ID FLAC_FILE_NAME SPEAKER_GENDER CODEC
+    CODEC_Q CODEC_SEED ATTACK_TAG ATTACK_LABEL KEY TMP (KEY is bonafide/spoof; the last field is
+    unused, and a nine-field line is accepted). Rows get:
+
+    - ``speaker`` = SPEAKER_ID, ``gender`` = SPEAKER_GENDER;
+    - ``system`` = ATTACK_LABEL (``A01``..``A32``; ``-`` for bona fide), ``attack_tag`` = ATTACK_TAG;
+    - ``condition`` = ``CODEC:CODEC_Q`` (``C07:3``), or ``uncoded`` for trials without a codec: the
+      protocols write that ``- -`` in train/dev and ``- 0`` in eval (``0``/``C00`` as the codec
+      are read the same way), so evaluate's ``per_manifest_condition`` has one uncoded group
+      across all splits; ``codec`` and ``codec_q`` keep the two fields (``uncoded``/``-``).
+
+    train/dev/eval become train/val/test. ``flac_D/`` and ``flac_E_eval/`` also hold the track-2
+    enrolment utterances, which are not track-1 trials: files of an audio folder that its
+    protocol does not list are left out, and counted in the returned rows' ``notes``.
     """
-    protocols = require_dir(root / "ASVspoof5_protocols", "the ASVspoof 5 layout needs the extracted protocols")
-    rows: list[dict] = []
+    protocols = _asvspoof5_protocols(root)
+    rows = CorpusRows()
     for file, audio, split in ASVSPOOF5_SUBSETS:
-        protocol = protocols / file
-        if not protocol.is_file():
+        protocol = protocols.get(file)
+        if protocol is None:
             continue
-        require_dir(root / audio, f"audio for {protocol.name}")
+        require_dir(root / audio, f"audio for {protocol}; the ASVspoof 5 archives unpack into {root}/{audio}/")
+        listed = set()
         for number, parts in read_protocol(protocol, (9, 10)):
             at = where(protocol, number)
-            speaker, utt, _gender, codec, quality, _seed, _tag, attack, key = parts[:9]
+            speaker, utt, gender, codec, quality, _seed, tag, attack, key = parts[:9]
             label = normalise_label(key, at, frozenset({"bonafide"}), frozenset({"spoof"}))
-            condition = ":".join(part for part in (codec, quality) if part != "-")
+            uncoded = codec in ASVSPOOF5_UNCODED
+            listed.add(utt)
             rows.append({"path": f"{audio}/{utt}.flac", "label": label, "speaker": speaker,
                          "system": system_for(label, attack), "split": split, "corpus": "asvspoof5",
-                         "condition": condition, "_utt": utt, "_where": at})
-    if not rows:
-        raise FileNotFoundError(f"{protocols}: none of {', '.join(f for f, _, _ in ASVSPOOF5_SUBSETS)}")
+                         "condition": "uncoded" if uncoded else f"{codec}:{quality}",
+                         "gender": gender, "codec": "uncoded" if uncoded else codec,
+                         "codec_q": "-" if uncoded else quality, "attack_tag": tag if label == "spoof" else "-",
+                         "_utt": utt, "_where": at})
+        extra = sum(1 for entry in os.scandir(root / audio)
+                    if entry.name.endswith(".flac") and entry.name[:-5] not in listed)
+        if extra:
+            what = " (track-2 enrolment utterances)" if audio != "flac_T" else ""
+            rows.notes.append(f"left out {extra} file(s) of {audio}/ that {protocol.name} does not list{what}")
     check_unique(rows, "_utt", "utterance id")
     return rows
 

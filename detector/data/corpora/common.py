@@ -3,7 +3,9 @@
 Adapters return plain dict rows with ``path`` relative to the corpus root (POSIX), ``label``,
 ``speaker``, ``system``, ``split`` and optionally ``corpus``, ``condition`` and further columns.
 Each row also carries ``_where`` (``protocol.txt:LINE``) so later errors can name their source;
-keys starting with ``_`` are never written to the manifest.
+keys starting with ``_`` are never written to the manifest. An adapter that leaves files out
+on purpose returns :class:`CorpusRows`, whose ``notes`` say what and how many (``prepare``
+prints them with its summary).
 """
 from __future__ import annotations
 
@@ -18,6 +20,14 @@ SPOOF_WORDS = frozenset({"spoof", "spoofed", "fake", "deepfake", "synthetic"})
 SPLIT_WORDS = {"train": "train", "training": "train", "trn": "train",
                "dev": "val", "val": "val", "valid": "val", "validation": "val",
                "eval": "test", "test": "test", "testing": "test", "": ""}
+
+
+class CorpusRows(list):
+    """An adapter's rows plus ``notes``: one line per group of files it left out on purpose."""
+
+    def __init__(self, rows=(), notes: list[str] | None = None):
+        super().__init__(rows)
+        self.notes = list(notes or [])
 
 
 def where(path: Path, line: int) -> str:
