@@ -156,3 +156,126 @@ def fake_or_real(root: Path, versions=("for-norm", "for-2seconds")) -> Path:
             for kind in ("fake", "real"):
                 audio(root / version / folder / kind / "file1.wav_16k.wav_norm.wav_mono.wav_silence.wav")
     return root
+
+
+# MLAAD: fake/<language>/<model>/meta.csv (pipe-separated) + wavs; bona fide in a separate M-AILABS tree.
+# Odd cases: a model reusing another's original_file, a `path` naming the wrong language folder (fr-fr),
+# a language M-AILABS lacks (sw, transcripts from an English clip), a locale not downloaded (it_IT).
+MLAAD_HEADER = ("path|original_file|language|is_original_language|duration|training_data|model_name|architecture|"
+                "transcript")
+MLAAD_DE = "de_DE/by_book/female/eva_k/grune_haus/wavs/grune_haus_01_f00000{}.wav"
+MLAAD_EN = "en_US/by_book/female/judy_bieber/ozma_of_oz/wavs/ozma_of_oz_01_f00000{}.wav"
+MLAAD = {
+    ("de", "tts_models_de_thorsten_vits"): [("0.wav", MLAAD_DE.format(1), "de", "tts_models/de/thorsten/vits", "vits"),
+                                            ("1.wav", MLAAD_DE.format(2), "de", "tts_models/de/thorsten/vits", "vits")],
+    ("de", "facebook_mms-tts-deu"): [("0.wav", MLAAD_DE.format(1), "de", "facebook/mms-tts-deu", "vits")],
+    ("en", "tts_models_en_ljspeech_tacotron2-DDC"): [
+        ("0.wav", MLAAD_EN.format(1), "en", "tts_models/en/ljspeech/tacotron2-DDC", "tacotron2"),
+        ("1.wav", MLAAD_EN.format(2), "en", "tts_models/en/ljspeech/tacotron2-DDC", "tacotron2")],
+    ("fr", "tts_models_fr_css10_vits"): [("0.wav", "fr_FR/by_book/male/bernard/les_mis/wavs/les_mis_01_f000001.wav",
+                                          "fr", "tts_models/fr/css10/vits", "vits")],
+    ("sw", "facebook_mms-tts-swh"): [("0.wav", MLAAD_EN.format(3), "sw", "facebook/mms-tts-swh", "vits")],
+    ("it", "tts_models_it_mai_female_vits"): [("0.wav", "it_IT/by_book/female/lisa/pinocchio/wavs/p_01_f000001.wav",
+                                               "it", "tts_models/it/mai_female/vits", "vits")],
+}
+
+
+def mlaad(root: Path, mailabs: Path) -> tuple[Path, Path]:
+    index = 0
+    for (language, model), entries in MLAAD.items():
+        lines = [MLAAD_HEADER]
+        for file, original, lang, name, architecture in entries:
+            folder = "fr-fr" if language == "fr" else language    # the `path` column's folder is not trusted
+            lines.append(f"./fake/{folder}/{model}/{file}|{original}|{lang}|{lang in ('de', 'en', 'fr')}|2.1|"
+                         f"x|{name}|{architecture}|Ein Satz.")
+            demo(root / "fake" / language / model / file, "spoof", index)
+            index += 1
+            if not original.startswith("it_IT"):
+                demo(mailabs / original, "bonafide", index)
+        text(root / "fake" / language / model / "meta.csv", lines)
+    return root, mailabs
+
+
+# SpoofCeleb: flac/<split>/<attack>/<speaker>/<file>.flac + metadata/<split>.csv (path, speaker, attack).
+SPOOFCELEB = {
+    "train": ["a00/id10001/1zcIwhmdeo4-00001-001.flac,id10001,a00",
+              "a01/id10001/1zcIwhmdeo4-00001-001.flac,id10001,a01",
+              "a05/id10002/7gWzIy6yIIk-00003-002.flac,id10002,a05"],
+    "development": ["a00/id10003/_JpHD6VnJ3I-00002-001.flac,id10003,a00",
+                    "a07/id10003/_JpHD6VnJ3I-00002-001.flac,id10003,A07"],
+    "evaluation": ["a00/id10004/ONvqXzzc8ac-00001-001.flac,id10004,a00",
+                   "a16/id10004/ONvqXzzc8ac-00001-001.flac,id10004,a16",
+                   "a23/id10005/Y8hIVOBuels-00011-001.flac,id10005,a23"],
+}
+
+
+def spoofceleb(root: Path, header: tuple[str, ...] = ("train",)) -> Path:
+    index = 0
+    for split, lines in SPOOFCELEB.items():
+        text(root / "metadata" / f"{split}.csv", (["file,speaker,attack"] if split in header else []) + lines)
+        for line in lines:
+            path, _, attack = line.split(",")
+            demo(root / "flac" / split / path, "bonafide" if attack == "a00" else "spoof", index)
+            index += 1
+    return root
+
+
+# DiffSSD: generated_speech/<method>/ + train_val_test_splits.csv; real speech downloaded separately.
+DIFFSSD_HEADER = "filename,method_name,category,source,set,target"
+DIFFSSD = ["generated_speech/gradtts/LJ001-0001_gradtts.wav,gradtts,diffusion,open,train,1",
+           "generated_speech/prodiff/LJ001-0002_prodiff.wav,prodiff,diffusion,open,train,1",
+           "ljspeech/LJ001-0001.wav,bonafide,real,real,train,0",
+           "generated_speech/gradtts/LJ001-0003_gradtts.wav,gradtts,diffusion,open,val,1",
+           "librispeech/dev-clean/84/121123/84-121123-0000.flac,bonafide,real,real,val,0",
+           "generated_speech/unitspeech/1089-134686-0000.wav,unitspeech,diffusion,open,test,1",
+           "librispeech/test-clean/1089/134686/1089-134686-0000.flac,bonafide,real,real,test,0"]
+DIFFSSD_REAL = {"ljspeech/": "LJSpeech-1.1/wavs/", "librispeech/": "LibriSpeech/"}
+
+
+def diffssd(root: Path, real: Path, header: str = DIFFSSD_HEADER) -> tuple[Path, Path]:
+    text(root / "train_val_test_splits.csv", [header] + DIFFSSD)
+    for index, line in enumerate(DIFFSSD):
+        filename, *_, target = line.split(",")
+        if target == "1":
+            demo(root / filename, "spoof", index)
+        else:
+            prefix = next(p for p in DIFFSSD_REAL if filename.startswith(p))
+            demo(real / (DIFFSSD_REAL[prefix] + filename[len(prefix):]), "bonafide", index)
+    return root, real
+
+
+# Codecfake (Xie et al.): label/<subset>.txt (file, fake/real, type) + train/, dev/, test/C*/ (A1 at the root).
+CODECFAKE = {
+    "train": ["p225_001.wav real 0", "p225_001_dac.wav fake 4"],
+    "dev": ["p226_002.wav real 0", "p226_002_encodec.wav fake"],
+    "C1": ["p227_003.wav real 0", "p227_003_C1.wav fake 1"],
+    "C7": ["SSB0005_0001_C7.wav fake 7"],
+    "A1": ["A1_real_0001.wav real 0", "A1_fake_0001.wav fake 0"],
+    "A3": ["A3_fake_0001.wav fake"],
+}
+
+
+def codecfake(root: Path) -> Path:
+    index = 0
+    for subset, lines in CODECFAKE.items():
+        text(root / "label" / f"{subset}.txt", lines)
+        folder = root / subset if subset in ("train", "dev", "A1") else root / "test" / subset
+        for line in lines:
+            file, key = line.split()[:2]
+            demo(folder / file, "bonafide" if key == "real" else "spoof", index)
+            index += 1
+    return root
+
+
+# CodecFake (Wu et al.): one folder per codec (VCTK re-synthesised), valle/, valle-x/, speechx/; VCTK apart.
+CODECFAKE_WU = ["encodec_24k_6bps/p225_001.wav", "encodec_24k_6bps/p226_001.wav", "dac_16k/p225/p225_002.wav",
+                "valle/p225_003.wav", "valle-x/p226_003.wav", "speechx/p226_004.wav"]
+VCTK = ["wav48_silence_trimmed/p225/p225_001_mic1.flac", "wav48_silence_trimmed/p226/p226_001_mic1.flac"]
+
+
+def codecfake_wu(root: Path, vctk: Path) -> tuple[Path, Path]:
+    for index, relative in enumerate(CODECFAKE_WU):
+        demo(root / relative, "spoof", index)
+    for index, relative in enumerate(VCTK):
+        demo(vctk / relative, "bonafide", index)
+    return root, vctk

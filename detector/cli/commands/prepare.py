@@ -27,10 +27,19 @@ def register(commands) -> None:
     parser.add_argument("--track", help="asvspoof2019: LA or PA; asvspoof2021: LA or DF (default: all found)")
     parser.add_argument("--version", help="fake-or-real: for-original, for-norm, for-2seconds or for-rerec "
                                           "(default: all found)")
+    parser.add_argument("--bonafide-root", help="the bona fide speech a corpus does not ship: mlaad: M-AILABS "
+                                                "(holding de_DE/, en_US/, ...); diffssd: the folder holding "
+                                                "LJSpeech-1.1/ and LibriSpeech/; codecfake-wu: VCTK")
+    parser.add_argument("--codec-resynthesis", choices=["spoof", "bonafide"],
+                        help="codecfake, codecfake-wu (required): the label of speech re-synthesised through a "
+                             "neural codec: spoof (the original papers) or bonafide (AUDDT)")
     group = parser.add_argument_group("splits")
     group.add_argument("--split", default="70/15/15", help="train/val/test percentages for corpora without "
                                                            "official splits, or with --resplit")
     group.add_argument("--resplit", action="store_true", help="replace the corpus's official splits")
+    group.add_argument("--split-by", choices=["language", "system"],
+                       help="re-split with whole languages (mlaad's language column) or whole spoof systems in one "
+                            "split each (bona fide spread by speaker), by the --split percentages")
     group.add_argument("--unseen-systems", help="comma-separated spoof systems kept for test only (implies a re-split)")
     group.add_argument("--no-speaker-disjoint", action="store_true",
                        help="split clips, not speakers (default: speaker-disjoint when speaker ids exist)")
@@ -65,6 +74,15 @@ def adapter_options(args: argparse.Namespace) -> dict:
         return {"track": args.track}
     if args.corpus == "fake-or-real":
         return {"version": args.version}
+    if args.corpus in ("mlaad", "diffssd"):
+        return {"bonafide_root": args.bonafide_root}
+    if args.corpus in ("codecfake", "codecfake-wu"):
+        from detector.data.corpora.codecfake import check_convention
+        check_convention(args.codec_resynthesis)   # refuses before reading anything, explaining both
+        options = {"codec_resynthesis": args.codec_resynthesis}
+        if args.corpus == "codecfake-wu":
+            options["bonafide_root"] = args.bonafide_root
+        return options
     if args.corpus == "csv":
         from detector.data.corpora.common import BONAFIDE_WORDS, SPOOF_WORDS
         if not args.csv:
@@ -97,10 +115,16 @@ def run(args: argparse.Namespace) -> None:
     print(f"read {len(rows)} clips from {args.root} ({args.corpus}) in {time.perf_counter() - start:.2f} s")
     for note in getattr(rows, "notes", ()):
         print(note)
-    report = resolve_splits(rows, ratios, args.seed, resplit=args.resplit or bool(unseen), unseen_systems=unseen,
-                            speaker_disjoint=False if args.no_speaker_disjoint else None)
-    print(f"splits: {report.how}" + (f"; dropped {len(report.dropped)} clip(s) of unseen systems spoken by "
-                                     f"train/val speakers" if report.dropped else ""))
+    if args.split_by:
+        from detector.data.corpora.common import disjoint_splits
+        if unseen:
+            raise ValueError("--split-by and --unseen-systems both choose what test holds; pass one of them")
+        print(f"splits: {disjoint_splits(rows, args.split_by, ratios, args.seed)}")
+    else:
+        report = resolve_splits(rows, ratios, args.seed, resplit=args.resplit or bool(unseen), unseen_systems=unseen,
+                                speaker_disjoint=False if args.no_speaker_disjoint else None)
+        print(f"splits: {report.how}" + (f"; dropped {len(report.dropped)} clip(s) of unseen systems spoken by "
+                                         f"train/val speakers" if report.dropped else ""))
     if args.balance:
         rows, balanced = balance(rows, args.balance, args.balance_systems, args.balance_speakers,
                                  args.per_class, args.seed)

@@ -10,20 +10,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 from detector.data.corpora.asvspoof import asvspoof5, asvspoof2019, asvspoof2021, laundered
-from detector.data.corpora.common import AUDIO_SUFFIXES, normalise_label, read_protocol
+from detector.data.corpora.codecfake import codecfake, codecfake_wu
+from detector.data.corpora.common import AUDIO_SUFFIXES, CorpusRows, normalise_label, read_protocol
+from detector.data.corpora.diffssd import diffssd
 from detector.data.corpora.generic import csv_table, folder, folder_corpus, rebase
+from detector.data.corpora.mlaad import mlaad
+from detector.data.corpora.spoofceleb import spoofceleb
 from detector.data.corpora.web import fake_or_real, in_the_wild, wavefake
 from detector.data.splits import assign_splits, parse_split_ratios
 
 ADAPTERS: dict[str, Callable[..., list[dict]]] = {
     "asvspoof2019": asvspoof2019, "asvspoof2021": asvspoof2021, "asvspoof5": asvspoof5,
     "laundered": laundered, "in-the-wild": in_the_wild, "wavefake": wavefake,
-    "fake-or-real": fake_or_real, "folder": folder, "csv": csv_table,
+    "fake-or-real": fake_or_real, "mlaad": mlaad, "spoofceleb": spoofceleb, "diffssd": diffssd,
+    "codecfake": codecfake, "codecfake-wu": codecfake_wu, "folder": folder, "csv": csv_table,
 }
 
-__all__ = ["ADAPTERS", "AUDIO_SUFFIXES", "assign_splits", "asvspoof2019", "asvspoof2021", "asvspoof5",
-           "csv_table", "fake_or_real", "folder", "folder_corpus", "in_the_wild", "laundered",
-           "load_corpus_rows", "normalise_label", "parse_split_ratios", "read_protocol", "rebase", "wavefake"]
+__all__ = ["ADAPTERS", "AUDIO_SUFFIXES", "CorpusRows", "assign_splits", "asvspoof2019", "asvspoof2021", "asvspoof5",
+           "codecfake", "codecfake_wu", "csv_table", "diffssd", "fake_or_real", "folder", "folder_corpus",
+           "in_the_wild", "laundered", "load_corpus_rows", "mlaad", "normalise_label", "parse_split_ratios",
+           "read_protocol", "rebase", "spoofceleb", "wavefake"]
 
 
 def load_corpus_rows(name: str, root: str | Path, manifest_path: str | Path, **options) -> list[dict]:

@@ -122,3 +122,77 @@ def audio_files(folder: Path) -> list[Path]:
 
 def posix_relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+def read_table(path: Path, required: tuple[str, ...], delimiter: str = ",", what: str = "metadata file",
+               header: bool = True) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """A delimited text table -> ``(header, [(line_number, fields), ...])``.
+
+    Header names are stripped and lower-cased; a missing ``required`` column, or a line with
+    another number of fields than the header, is an error naming the file and line. Blank lines
+    are skipped. With ``header=False`` the header is empty and every line is data.
+    """
+    import csv
+    import io
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: {what} is not UTF-8 text ({error})") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    names = [name.strip().lower() for name in next(reader, [])] if header else []
+    missing = [name for name in required if name not in names] if header else []
+    if missing:
+        raise ValueError(f"{path}:1: no column(s) {', '.join(missing)}; the header has {', '.join(names)}")
+    out = []
+    for record in reader:
+        if not any(field.strip() for field in record):
+            continue
+        if header and len(record) != len(names):
+            raise ValueError(f"{path}:{reader.line_num}: {len(record)} fields, expected {len(names)}")
+        out.append((reader.line_num, [field.strip() for field in record]))
+    if not out:
+        raise ValueError(f"{path}: {what} has no rows")
+    return names, out
+
+
+SPLIT_BY = ("language", "system")
+
+
+def disjoint_splits(rows: list[dict], by: str, ratios: tuple[float, float, float], seed: int) -> str:
+    """Assign train/val/test so that no ``by`` value spans two splits; returns one line for the log.
+
+    ``by="language"``: every clip of a language (the ``language`` column) goes to one split.
+    ``by="system"``: every clip of a spoof system goes to one split (bona fide clips, system
+    ``-``, are grouped by speaker instead, so they spread over the splits). Groups are placed by
+    :func:`detector.data.splits.assign_splits` (largest first, each split's label counts
+    approaching its ratio).
+    """
+    from detector.data.splits import assign_splits
+
+    if by not in SPLIT_BY:
+        raise ValueError(f"--split-by {by!r}: expected one of {', '.join(SPLIT_BY)}")
+    proxies = []
+    for row in rows:
+        if by == "system":
+            key = row["system"] if row["label"] == "spoof" else \
+                ("-" if row.get("speaker", "-") in ("", "-") else f"\0bonafide:{row['speaker']}")
+        else:
+            key = row.get(by, "")
+            if not key:
+                raise ValueError(f"{row.get('_where', row['path'])}: no {by}; --split-by {by} needs it on every clip")
+        proxies.append({"label": row["label"], "system": row["system"], "speaker": key, "split": ""})
+    groups = {p["speaker"] for p in proxies if not (by == "system" and p["label"] == "bonafide")}
+    needed = sum(1 for ratio in ratios if ratio > 0)
+    if len(groups) < needed:
+        raise ValueError(f"--split-by {by}: only {len(groups)} {by} value(s) ({', '.join(sorted(groups))}) for "
+                         f"{needed} non-empty splits; change --split (e.g. 80/20/0) or split another way")
+    assign_splits(proxies, ratios, seed, speaker_disjoint=True)
+    for row, proxy in zip(rows, proxies):
+        row["split"] = proxy["split"]
+    placed = {split: sorted({p["speaker"] for p in proxies if p["split"] == split and p["speaker"] in groups
+                              and (by == "language" or p["label"] == "spoof")}) for split in ("train", "val", "test")}
+    return f"{by}-disjoint, stratified by label: " + "; ".join(
+        f"{split} {', '.join(names) or '-'}" for split, names in placed.items())
