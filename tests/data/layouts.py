@@ -160,7 +160,8 @@ def fake_or_real(root: Path, versions=("for-norm", "for-2seconds")) -> Path:
 
 # MLAAD: fake/<language>/<model>/meta.csv (pipe-separated) + wavs; bona fide in a separate M-AILABS tree.
 # Odd cases: a model reusing another's original_file, a `path` naming the wrong language folder (fr-fr),
-# a language M-AILABS lacks (sw, transcripts from an English clip), a locale not downloaded (it_IT).
+# a language M-AILABS lacks (sw, transcripts from an English clip), a locale not downloaded (it_IT),
+# transcripts opening with an unclosed quote (de: no CSV quoting in these pipe-separated files).
 MLAAD_HEADER = ("path|original_file|language|is_original_language|duration|training_data|model_name|architecture|"
                 "transcript")
 MLAAD_DE = "de_DE/by_book/female/eva_k/grune_haus/wavs/grune_haus_01_f00000{}.wav"
@@ -187,7 +188,7 @@ def mlaad(root: Path, mailabs: Path) -> tuple[Path, Path]:
         for file, original, lang, name, architecture in entries:
             folder = "fr-fr" if language == "fr" else language    # the `path` column's folder is not trusted
             lines.append(f"./fake/{folder}/{model}/{file}|{original}|{lang}|{lang in ('de', 'en', 'fr')}|2.1|"
-                         f"x|{name}|{architecture}|Ein Satz.")
+                         f"x|{name}|{architecture}|" + ('"Halt, rief er.' if language == "de" else "A sentence."))
             demo(root / "fake" / language / model / file, "spoof", index)
             index += 1
             if not original.startswith("it_IT"):

@@ -125,12 +125,13 @@ def posix_relative(path: Path, root: Path) -> str:
 
 
 def read_table(path: Path, required: tuple[str, ...], delimiter: str = ",", what: str = "metadata file",
-               header: bool = True) -> tuple[list[str], list[tuple[int, list[str]]]]:
+               header: bool = True, quotes: bool = True) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """A delimited text table -> ``(header, [(line_number, fields), ...])``.
 
     Header names are stripped and lower-cased; a missing ``required`` column, or a line with
     another number of fields than the header, is an error naming the file and line. Blank lines
-    are skipped. With ``header=False`` the header is empty and every line is data.
+    are skipped. With ``header=False`` the header is empty and every line is data; with
+    ``quotes=False`` a ``"`` is an ordinary character (text columns that quote nothing).
     """
     import csv
     import io
@@ -141,7 +142,8 @@ def read_table(path: Path, required: tuple[str, ...], delimiter: str = ",", what
         raise FileNotFoundError(f"{path}: {what} not found") from None
     except UnicodeDecodeError as error:
         raise ValueError(f"{path}: {what} is not UTF-8 text ({error})") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)
     names = [name.strip().lower() for name in next(reader, [])] if header else []
     missing = [name for name in required if name not in names] if header else []
     if missing:

@@ -71,7 +71,7 @@ def mlaad(root: Path, bonafide_root: Path | None = None) -> CorpusRows:
     rows = CorpusRows()
     originals: dict[str, str] = {}   # M-AILABS relative path -> where it was first named
     for meta in metas:
-        names, records = read_table(meta, MLAAD_COLUMNS, delimiter="|", what="MLAAD meta.csv")
+        names, records = read_table(meta, MLAAD_COLUMNS, delimiter="|", what="MLAAD meta.csv", quotes=False)
         index = {name: names.index(name) for name in MLAAD_COLUMNS}
         folder = meta.parent.relative_to(root).as_posix()
         for number, fields in records:
