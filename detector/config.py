@@ -133,6 +133,10 @@ class TrainConfig:
     compile: bool = setting(False, "torch.compile the model (minutes of compilation first; faster steps on a GPU)")
     save_every_minutes: float = setting(10.0, "also save last.pt inside an epoch this often, for a SIGKILL; "
                                               "0 = at epoch ends only")
+    tensorboard: bool = setting(True, "write TensorBoard events to RUN/tensorboard (main process only): loss, "
+                                      "learning rate, clips/s and skipped steps a few times a second; validation "
+                                      "EER, minDCF and losses per epoch; front-end pictures of 4 validation clips, "
+                                      "clean and laundered; the config")
 
 
 @dataclass

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from detector.engine.evaluate import EvaluationOptions, open_split
 from detector.engine.scoring import ScoringSplit
+from detector.engine.tensorboard import log_pictures
 from detector.metrics.detection import detection_metrics, threshold_metrics
 from detector.metrics.plots import plot_heatmap
 from detector.models.checkpoint import detector_from_checkpoint, load_checkpoint
@@ -72,10 +73,11 @@ def _settings(options: EvaluationOptions, split: ScoringSplit, precision: Precis
 
 
 def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | Path,
-           options: EvaluationOptions) -> list[dict]:
+           options: EvaluationOptions, tensorboard: str | Path = "") -> list[dict]:
     """Evaluate every checkpoint under every condition of ``options.conditions``.
 
-    Writes ablation.{csv,json,md} and a heatmap PNG; returns one dict per (model, condition).
+    Writes ablation.{csv,json,md} and a heatmap PNG (also as the image ``ablate/eer_heatmap`` in
+    the ``tensorboard`` folder's events, if given); returns one dict per (model, condition).
     """
     out_dir, conditions = Path(out_dir), options.conditions
     device = resolve_device(options.device)
@@ -117,6 +119,8 @@ def ablate(checkpoints: list[str | Path], manifest: str | Path, out_dir: str | P
     progress.close()
     table = [cells[name, condition] for condition in conditions for name in names]
     write_tables(table, names, conditions, out_dir)
+    if tensorboard:
+        log_pictures(tensorboard, {"ablate/eer_heatmap": out_dir / "ablation_eer.png"})
     return table
 
 

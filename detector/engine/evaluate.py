@@ -17,6 +17,7 @@ import numpy as np
 
 from detector.config import Config
 from detector.engine.scoring import ScoringSplit, WindowSettings
+from detector.engine.tensorboard import log_pictures
 from detector.metrics.calibration import Calibration
 from detector.metrics.detection import (
     DetectionCost,
@@ -50,8 +51,9 @@ class EvaluationOptions:
 
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
-             options: EvaluationOptions | None = None) -> dict:
-    """Score the split under each condition; write metrics.json, scores.txt and PNG plots.
+             options: EvaluationOptions | None = None, tensorboard: str | Path = "") -> dict:
+    """Score the split under each condition; write metrics.json, scores.txt and PNG plots (also as
+    images ``evaluate/det_roc`` and ``evaluate/confusion_matrix`` in the ``tensorboard`` folder's events, if given).
 
     The top-level metrics pool the trials of every condition (with one condition they are
     that condition's); ``per_condition``, ``per_system`` (each spoof system against all
@@ -109,6 +111,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     plot_confusion_matrix(np.array(metrics["confusion_matrix"]), metrics["confusion_matrix_labels"],
                           out_dir / "confusion_matrix.png", title=title)
     plot_det_and_roc(curves, out_dir / "det_roc.png", title=title)
+    if tensorboard:
+        log_pictures(tensorboard, {f"evaluate/{name}": out_dir / f"{name}.png" for name in ("det_roc",
+                                                                                          "confusion_matrix")})
     return metrics
 
 

@@ -56,6 +56,7 @@ from detector.data.loader import (
 from detector.data.manifest import Manifest, write_relocated_manifest
 from detector.data.splits import SPLIT_NAMES, parse_split_ratios, split_manifest
 from detector.engine.scoring import WindowSettings, score_loader
+from detector.engine.tensorboard import TrainBoard
 from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
 from detector.metrics.calibration import fit_calibration
@@ -234,9 +235,10 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, allow_chang
     context, device_name = init_distributed(config.train.device)
     run_dir = Path(run_dir)
     try:
-        with ending_workers(), StopRequests(run_dir / "last.pt").installed() as stop:
+        with ending_workers(), StopRequests(run_dir / "last.pt").installed() as stop, \
+                TrainBoard.of_run(run_dir, config.train.tensorboard, context.is_main) as board:
             return _train(config, run_dir, resume, context, resolve_device(device_name), stop,
-                          allow_changed_manifest)
+                          allow_changed_manifest, board)
     finally:
         shutdown_distributed(context)
 
@@ -325,6 +327,7 @@ class _Run:
     state: TrainState
     data: DataRecord
     network: torch.nn.Module | None = None
+    board: TrainBoard = field(default_factory=lambda: TrainBoard(None))   # RUN/tensorboard (main process), or off
 
     def checkpoint(self, extra: dict) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -426,7 +429,7 @@ class _Batches:
 
 
 def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, device: torch.device,
-           stop: StopRequests, allow_changed_manifest: bool = False) -> TrainState:
+           stop: StopRequests, allow_changed_manifest: bool = False, board: TrainBoard | None = None) -> TrainState:
     settings = config.train
     if not settings.save_every_minutes >= 0:
         raise ValueError(f"--save-every-minutes {settings.save_every_minutes}: must be >= 0 (0 = at epoch ends only)")
@@ -462,7 +465,7 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs * steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_scaler)
     run = _Run(config, model, launder, optimizer, scheduler, scaler, precision, device, context, stop, TrainState(),
-               DataRecord.of(manifest, cache))
+               DataRecord.of(manifest, cache), board=board or TrainBoard(None))
 
     position = None
     if resume and stop.last_path.exists():
@@ -493,6 +496,8 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
                       f"{run_dir / 'manifest.csv'})")
     _log(context, f"detector: training on {device} x{context.world_size} (amp {precision.name}), "
                   f"{len(train_set)} train / {len(manifest.split('val'))} val clips, {steps_per_epoch} steps per epoch")
+    run.board.begin(position.epoch * steps_per_epoch + position.step if position else run.state.epoch * steps_per_epoch,
+                    config.to_toml(), manifest, cache, banks, round(config.data.crop_s * config.data.sample_rate))
 
     state, frozen_now = run.state, None
     stop.armed = True
@@ -544,6 +549,7 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         _log(context, f"epoch {state.epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val EER "
                       f"{100 * val_eer:.2f}% (best by {settings.stop_on}: epoch {state.best_epoch}, loss "
                       f"{state.best_loss:.4f}, EER {100 * state.best_eer:.2f}%)")
+        run.board.epoch(state.epoch * steps_per_epoch, state.history[-1], scores, targets, model)
         finished = state.epoch >= settings.epochs or state.stale_epochs >= settings.patience
         if not finished and context.agree_max([float(stop.requested or stop.worker_death is not None)], device)[0]:
             run.end(None, f"after epoch {state.epoch}")
@@ -632,6 +638,9 @@ def _train_one_epoch(run: _Run, loader, steps: int, position: EpochPosition, des
                       else math.nan)
             progress.update(position.step - last_read[1])
             progress.set_postfix(loss=f"{recent:.4f}", skipped=position.nonfinite_steps)
+            run.board.step(position.epoch * steps + position.step, recent, run.scheduler.get_last_lr()[0],
+                           settings.batch_size * (position.step - last_read[1]) / max(now - last_read[0], 1e-6),
+                           position.nonfinite_steps)
             steps_per_read = READ_INTERVAL_S * (position.step - last_read[1]) / max(now - last_read[0], 1e-6)
             save_due = bool(settings.save_every_minutes) and now - last_save >= 60 * settings.save_every_minutes
             stopping = run.stop.requested or run.stop.worker_death is not None

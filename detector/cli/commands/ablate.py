@@ -13,11 +13,14 @@ def register(commands) -> None:
     add_conditions_flag(parser, default="all")
     parser.add_argument("--out", required=True, help="folder for ablation.{csv,json,md}, the heatmap and cells/")
     add_scoring_flags(parser)
+    parser.add_argument("--tensorboard", metavar="DIR", default="", dest="tensorboard_dir",   # not [train] tensorboard
+                        help="also add the EER heatmap as an image to TensorBoard events in DIR "
+                             "(tensorboard --logdir DIR shows it)")
 
 
 def run(args: argparse.Namespace) -> None:
     from detector.engine.ablate import ablate
 
-    ablate(args.checkpoints, args.manifest, args.out, evaluation_options(args))
+    ablate(args.checkpoints, args.manifest, args.out, evaluation_options(args), tensorboard=args.tensorboard_dir)
     print((Path(args.out) / "ablation.md").read_text())
     print(f"wrote {args.out}/ablation.csv, ablation.json, ablation.md, ablation_eer.png")
