@@ -386,7 +386,7 @@ def _make_run(setup: Setup, model: torch.nn.Module, network: torch.nn.Module, la
     precision = Precision.resolve(config.train.amp, setup.device)
     scaler = torch.amp.GradScaler(setup.device.type, enabled=precision.needs_scaler)
     return _Run(config, model, launder, optimizer, scheduler, scaler, precision, setup.device, Distributed(),
-                StopRequests(setup.work / "unused-last.pt"), TrainState(), network)
+                StopRequests(setup.work / "unused-last.pt"), TrainState(), data=None, network=network)
 
 
 def _loader(setup: Setup, models: Models, on_device: bool):

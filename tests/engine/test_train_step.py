@@ -144,7 +144,8 @@ def test_the_epoch_loop_body_makes_no_blocking_copy(corpus, banks, meta, monkeyp
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
     launder = LaunderChain.from_spec(DEFAULT_CHAIN, 16000, banks=banks).to("meta")
     run = _Run(config, model, launder, optimizer, scheduler, torch.amp.GradScaler("cpu", enabled=False), OFF,
-               torch.device("meta"), Distributed(), StopRequests(tmp_path / "last.pt"), TrainState(), network=model)
+               torch.device("meta"), Distributed(), StopRequests(tmp_path / "last.pt"), TrainState(), data=None,
+               network=model)
     if on_device:
         manifest, cache, _ = corpus
         train_set = CropDataset(cache, manifest, manifest.split("train"), 8000, random_crop=True)
@@ -261,7 +262,7 @@ def test_auto_precision_is_bf16_on_the_cpu_and_fp16_only_when_asked():
 
 def test_compile_and_save_every_minutes_flags_reach_the_config(monkeypatch, tmp_path):
     seen = []
-    monkeypatch.setattr("detector.engine.train.train", lambda config, out, resume: seen.append(config) or _Done())
+    monkeypatch.setattr("detector.engine.train.train", lambda config, out, resume, **_: seen.append(config) or _Done())
     args = build_parser().parse_args(["train", "--out", str(tmp_path), "--compile", "--save-every-minutes", "2.5"])
     run_train_command(args)
     assert (seen[0].train.compile, seen[0].train.save_every_minutes) == (True, 2.5)

@@ -81,6 +81,7 @@ def test_the_flag_reaches_the_config(monkeypatch, tmp_path):
         best_eer, best_loss, best_epoch = 0.0, 0.0, 1
 
     seen = []
-    monkeypatch.setattr("detector.engine.train.train", lambda config, out, resume: seen.append(config) or Finished())
+    monkeypatch.setattr("detector.engine.train.train",
+                        lambda config, out, resume, **_: seen.append(config) or Finished())
     run_train_command(build_parser().parse_args(["train", "--out", str(tmp_path), "--augment-mask", "0.6"]))
     assert seen[0].features.augment_mask == 0.6
