@@ -30,6 +30,17 @@ class CorpusRows(list):
         self.notes = list(notes or [])
 
 
+
+def read_text_file(path: Path, what: str) -> str:
+    """A protocol or metadata file's text (UTF-8, a byte-order mark dropped); a missing or
+    undecodable file is an error naming ``path`` and ``what`` it is."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: {what} is not UTF-8 text ({error})") from None
+
 def where(path: Path, line: int) -> str:
     return f"{path}:{line}"
 
@@ -43,12 +54,7 @@ def read_protocol(path: Path, fields: int | tuple[int, ...], header_starts: str 
     line starting with ``header_starts`` is skipped as a header.
     """
     allowed = (fields,) if isinstance(fields, int) else fields
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: protocol file not found") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: protocol file is not UTF-8 text ({error})") from None
+    text = read_text_file(path, "protocol file")
     out = []
     # split("\n"), not splitlines(): form feeds or U+2028 inside a line must not shift line numbers.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -136,12 +142,7 @@ def read_table(path: Path, required: tuple[str, ...], delimiter: str = ",", what
     import csv
     import io
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: {what} not found") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: {what} is not UTF-8 text ({error})") from None
+    text = read_text_file(path, what)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)
     names = [name.strip().lower() for name in next(reader, [])] if header else []
