@@ -51,9 +51,11 @@ class EvaluationOptions:
 
 
 def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
-             options: EvaluationOptions | None = None, tensorboard: str | Path = "") -> dict:
+             options: EvaluationOptions | None = None, tensorboard: str | Path = "",
+             tensorboard_tag: str = "evaluate") -> dict:
     """Score the split under each condition; write metrics.json, scores.txt and PNG plots (also as
-    images ``evaluate/det_roc`` and ``evaluate/confusion_matrix`` in the ``tensorboard`` folder's events, if given).
+    images ``evaluate/det_roc`` and ``evaluate/confusion_matrix`` in the ``tensorboard`` folder's events, if given;
+    ``tensorboard_tag`` replaces ``evaluate`` in those tags).
 
     The top-level metrics pool the trials of every condition (with one condition they are
     that condition's); ``per_condition``, ``per_system`` (each spoof system against all
@@ -68,6 +70,15 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
     metrics are given at a calibrated bona fide probability of 0.5 (calibration fitted on the
     validation split during training) and at the EER threshold.
     """
+    return evaluate_with_trials(checkpoint, manifest, out_dir, options, tensorboard, tensorboard_tag)[0]
+
+
+def evaluate_with_trials(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
+                         options: EvaluationOptions | None = None, tensorboard: str | Path = "",
+                         tensorboard_tag: str = "evaluate") -> tuple[dict, np.ndarray, np.ndarray]:
+    """:func:`evaluate` (the same files written), returning ``(metrics, scores, targets)``: the raw
+    scores and targets (1 = bona fide) of every trial, shape (n_conditions * n_clips,), in
+    scores.txt's order; the top-level metrics are those of these trials."""
     options = options or EvaluationOptions()
     out_dir = Path(out_dir)
     device = resolve_device(options.device)
@@ -112,9 +123,9 @@ def evaluate(checkpoint: str | Path, manifest: str | Path, out_dir: str | Path,
                           out_dir / "confusion_matrix.png", title=title)
     plot_det_and_roc(curves, out_dir / "det_roc.png", title=title)
     if tensorboard:
-        log_pictures(tensorboard, {f"evaluate/{name}": out_dir / f"{name}.png" for name in ("det_roc",
-                                                                                          "confusion_matrix")})
-    return metrics
+        log_pictures(tensorboard, {f"{tensorboard_tag}/{name}": out_dir / f"{name}.png"
+                                   for name in ("det_roc", "confusion_matrix")})
+    return metrics, np.concatenate(all_scores), np.tile(split.targets, n)
 
 
 def open_split(config: Config, manifest: str | Path, options: EvaluationOptions, device) -> ScoringSplit:

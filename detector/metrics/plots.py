@@ -88,3 +88,22 @@ def plot_heatmap(values: np.ndarray, rows: list[str], columns: list[str], path: 
     figure.colorbar(image, ax=axes, fraction=0.04)
     axes.set_title(title, fontsize=9)
     save_figure(figure, path)
+
+
+def plot_bars(values: dict[str, float], path: str | Path, title: str = "", ylabel: str = "",
+              set_apart: tuple[str, ...] = ()) -> None:
+    """One bar per ``{label: value}`` (in order), each value written above its bar; the labels in
+    ``set_apart`` (e.g. a pooled total) are drawn grey and hatched."""
+    plt = pyplot()
+    labels, heights = list(values), np.asarray(list(values.values()), float)
+    figure, axes = plt.subplots(figsize=(2.0 + 0.7 * len(labels), 3.6), dpi=110)
+    colours = ["lightgrey" if label in set_apart else "tab:blue" for label in labels]
+    bars = axes.bar(range(len(labels)), heights, color=colours, edgecolor="black", linewidth=0.6)
+    for bar, label in zip(bars, labels):
+        bar.set_hatch("//" if label in set_apart else "")
+    axes.bar_label(bars, labels=[f"{value:.2f}" for value in heights], fontsize=7, padding=2)
+    axes.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    axes.set_ylim(0, max(1.0, float(np.nanmax(heights)) * 1.15) if heights.size else 1.0)
+    axes.set(ylabel=ylabel)
+    axes.set_title(title, fontsize=9)
+    save_figure(figure, path)

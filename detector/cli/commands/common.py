@@ -202,8 +202,12 @@ def window_settings(args: argparse.Namespace):
     return WindowSettings(args.window_s, args.hop_s, args.aggregate)
 
 
-def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags of the commands that score a manifest's split under conditions (evaluate, ablate)."""
+def add_scoring_flags(parser: argparse.ArgumentParser, manifest_help: str = "") -> None:
+    """Flags of the commands that score a manifest's split under conditions (evaluate, ablate).
+
+    With ``manifest_help``, ``--manifest`` takes one or more manifests (a list, ``nargs="+"``,
+    repeatable) described by that text; otherwise it is the configuration's one-manifest flag.
+    """
     parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="the manifest split to score")
     parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size in windows")
     add_device_flags(parser)
@@ -213,7 +217,12 @@ def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dcf-p-spoof", type=float, default=0.05, help="minDCF prior of a spoof trial")
     add_window_flags(parser)
     add_bank_flags(parser)
-    add_data_flags(parser, manifest_required=True)
+    if manifest_help:
+        parser.add_argument("--manifest", action="extend", nargs="+", required=True, metavar="CSV",
+                            help=manifest_help)
+        add_config_flags(parser, [key for key in DATA_ACCESS if key != "manifest"])
+    else:
+        add_data_flags(parser, manifest_required=True)
 
 
 def evaluation_options(args: argparse.Namespace):
@@ -221,7 +230,7 @@ def evaluation_options(args: argparse.Namespace):
     from detector.engine.evaluate import EvaluationOptions
     from detector.metrics.detection import DetectionCost
 
-    data = resolve_config(args).data
+    data = resolve_config(argparse.Namespace(**{**vars(args), "manifest": None})).data   # options hold no manifest
     return EvaluationOptions(
         split=args.split, conditions=conditions_of(args), device=args.device, batch_size=args.batch_size,
         amp=args.amp, seed=args.seed, cache_dir=data.cache_dir, on_error=data.on_error, noise_dirs=data.noise_dirs,
