@@ -31,7 +31,7 @@ SECTIONS: dict[str, str] = {
         "memory, cached per clip and condition with `derived_cache`), log-mel -> `(32, 1, 80, 401)`. "
         "*baseline*: `benchmarks/seed_style_baseline.py`, the research workflow: per clip and condition read "
         "a file, launder (pyroomacoustics room per clip, NumPy noise, scipy, `ffmpeg` MP3), write a WAV, "
-        "render a 3000x1500 PNG with librosa/matplotlib, then read every PNG back (PIL, resize 224, "
+        "render the seed's PNG with librosa/matplotlib (cropped to 2325x1155 since issue 19; 3000x1500 before), then read every PNG back (PIL, resize 224, "
         "ImageNet normalise) into batches of 32. Rows: seconds for N clips, seconds per source clip, the "
         "speed-up ratio (baseline/ours, same run), bytes written to disk, peak RSS of the process; "
         "`-no-mp3` rows leave out the 6 MP3 conditions on both sides; `@1000` rows are linear "

@@ -226,7 +226,7 @@ def suite_epoch(args, device) -> None:
     _report("epoch", results, device, args, {k: units.get(k, "clips/s") for k in results},
             {"ours cache->crop->launder->logmel": f"{n_batches} batches, default training chain "
                                                    f"({chain.name})",
-             "png read-back (2 workers)": f"{len(pngs)} PNGs, 3000x1500, page cache warm"})
+             "png read-back (2 workers)": f"{len(pngs)} PNGs, {'x'.join(map(str, base.PNG_SIZE))}, page cache warm"})
 
 
 def train_step_rate(device, batch: int, seconds: float, amp: str, channels_last: bool, full: bool,
