@@ -14,8 +14,8 @@ import sys
 from detector.cli.formatting import HelpFormatter
 from detector.utils.errors import USER_ERRORS
 
-SUBCOMMANDS = ("demo", "prepare", "inspect", "train", "evaluate", "ablate", "predict", "export", "launder", "render",
-               "conditions")
+SUBCOMMANDS = ("demo", "prepare", "inspect", "train", "evaluate", "fuse", "ablate", "predict", "explain", "export",
+               "launder", "render", "conditions")
 
 
 class ConsoleHandler(logging.Handler):

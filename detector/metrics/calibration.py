@@ -38,6 +38,20 @@ def fit_calibration(scores: np.ndarray, targets: np.ndarray) -> Calibration:
     scores, targets = np.asarray(scores, float).reshape(-1, 1), np.asarray(targets, int)
     if len(set(targets.tolist())) < 2:
         raise ValueError("calibration needs validation scores of both classes")
-    fit = LogisticRegression(C=1e6, max_iter=1000).fit(scores, targets)
-    scale, offset = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    weights, bias = fit_logistic(scores, targets)
+    scale, offset = float(weights[0]), bias
     return Calibration(scale, offset) if scale > 0 else Calibration()
+
+
+def fit_logistic(features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None,
+                 tol: float = 1e-4) -> tuple[np.ndarray, float]:
+    """``(weights (n_features,), bias)`` of the logistic regression of ``targets`` (n,), 1 = bona fide,
+    on ``features`` (n, n_features): P(bona fide) = sigmoid(features @ weights + bias).
+
+    Effectively unregularised (scikit-learn's L2 with C = 1e6, lbfgs). ``sample_weight`` (n,)
+    weighs each trial's log loss; ``tol`` is lbfgs's gradient tolerance. The one logistic fit
+    of the project: calibration (one feature) and score fusion (one per system) both use it.
+    """
+    fit = LogisticRegression(C=1e6, max_iter=1000, tol=tol).fit(
+        np.asarray(features, float), np.asarray(targets, int), sample_weight=sample_weight)
+    return fit.coef_[0].astype(float), float(fit.intercept_[0])
