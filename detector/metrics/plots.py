@@ -107,3 +107,38 @@ def plot_bars(values: dict[str, float], path: str | Path, title: str = "", ylabe
     axes.set(ylabel=ylabel)
     axes.set_title(title, fontsize=9)
     save_figure(figure, path)
+
+
+def plot_saliency(image: np.ndarray, saliency: np.ndarray, path: str | Path, title: str = "",
+                  row_hz: np.ndarray | None = None, row_label: str = "row", rows_top_down: bool = False,
+                  time_extent_s: tuple[float, float] = (0.0, 1.0), alpha: float = 0.45) -> None:
+    """A front-end picture (``(rows, frames)`` spectrogram in grey over its 1st-99th percentile, or
+    ``(rows, columns, 3)`` RGB as it is) beside the same picture under a saliency map ``(rows,
+    frames)`` in [0, 1] (jet, ``alpha``).
+
+    Time runs along x over ``time_extent_s`` seconds; rows are labelled with ``row_hz`` (Hz per row)
+    where given, else with their index; ``rows_top_down`` draws row 0 at the top (images).
+    """
+    plt = pyplot()
+    rows = image.shape[0]
+    low, high = time_extent_s
+    extent = (low, high, rows - 0.5, -0.5) if rows_top_down else (low, high, -0.5, rows - 0.5)
+    shown = {"aspect": "auto", "origin": "upper" if rows_top_down else "lower", "extent": extent,
+             "interpolation": "nearest"}
+    # Grey levels over the 1st-99th percentile, so one extreme row (LFCC's c0) does not wash out the rest.
+    grey = {} if image.ndim == 3 else {"cmap": "gray", "vmin": np.percentile(image, 1),
+                                       "vmax": np.percentile(image, 99)}
+    figure, panels = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, sharey=True)
+    for axes in panels:
+        axes.imshow(image, **grey, **shown)
+        axes.set_xlabel("time (s)")
+    overlay = panels[1].imshow(saliency, cmap="jet", alpha=alpha, vmin=0, vmax=1, **shown)
+    ticks = np.unique(np.linspace(0, rows - 1, 8).round().astype(int))
+    labels = [f"{row_hz[t]:.0f}" for t in ticks] if row_hz is not None else [str(t) for t in ticks]
+    panels[0].set_yticks(ticks, labels)
+    panels[0].set_ylabel(row_label)
+    panels[0].set_title("front-end input", fontsize=9)
+    panels[1].set_title("Grad-CAM (layer4) of the score", fontsize=9)
+    figure.colorbar(overlay, ax=panels[1], fraction=0.04, label="saliency")
+    figure.suptitle(title, fontsize=9)
+    save_figure(figure, path)
