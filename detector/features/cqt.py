@@ -11,7 +11,7 @@ the clip with every bin's kernel at the full rate; C1's is 8,223 taps, 1.26 G mu
 4 s clip, a third of ResNet-18's own training step. Here each octave is computed from the clip
 low-passed and decimated by 2 per octave below the top three (Brown and Puckette 1992;
 Schörkhuber and Klapuri 2010; librosa's ``cqt``), so no octave's kernels are longer than the
-third's, 257 taps (about 17 M multiply-adds per 4 s clip in all, 1/75 of the direct form).
+third's, 257 taps (about 20 M multiply-adds per 4 s clip and one FFT, 1/60 of the direct form).
 
 The bins are nnAudio's (and librosa's): bin ``k`` at ``f_k = F_MIN_HZ * 2 ** (k / 12)``
 convolves a periodic Hann window of ``ceil(Q * rate / f_k)`` samples, ``Q = 1 / (2 ** (1/12) - 1)``,
