@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.engine.fusion import align
 from detector.metrics.detection import equal_error_rate
 
 BOOTSTRAP_DRAWS = 1000
@@ -37,32 +38,26 @@ def format_percent(values) -> str:
     return f"{100 * mean:.1f}" if len(finite) == 1 else f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
-def read_scores(path: Path, condition: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(utts, labels (1 bona fide), scores)`` of one condition from an evaluate ``scores.txt``
-    (``utt label system condition score`` per line), sorted by utt."""
-    rows = sorted(line.split() for line in path.read_text().splitlines() if line.strip())
-    rows = [row for row in rows if row[3] == condition]
-    if not rows:
-        raise ValueError(f"{path}: no scores for condition {condition!r}")
-    return ([row[0] for row in rows], np.array([row[1] == "bonafide" for row in rows], dtype=np.int64),
-            np.array([float(row[4]) for row in rows]))
-
-
 def bootstrap_eer_interval(score_files: list[Path], condition: str = "clean", draws: int = BOOTSTRAP_DRAWS,
                            seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """The 95 % interval (2.5th, 97.5th percentiles) of the seed-mean EER when the test clips are
     resampled with replacement, bona fide and spoof clips separately (so every draw keeps both
-    classes' counts), the same draw for every seed's scores (the seeds scored the same clips).
+    classes' counts), the same draw for every seed's scores (the seeds scored the same clips;
+    the files are read and matched by :func:`detector.engine.fusion.align`).
     """
-    utts, labels, scores = zip(*(read_scores(path, condition) for path in score_files))
-    if any(u != utts[0] for u in utts):
-        raise ValueError(f"the score files do not hold the same clips: {[str(p) for p in score_files]}")
+    try:
+        trials = align(score_files, condition)
+    except ValueError as error:
+        raise ValueError(f"the score files do not hold the same clips, or no scores for condition "
+                         f"{condition!r}: {error}") from None
     rng = np.random.default_rng(seed)
-    bonafide, spoof = np.flatnonzero(labels[0] == 1), np.flatnonzero(labels[0] == 0)
+    targets = trials.targets
+    bonafide, spoof = np.flatnonzero(targets == 1), np.flatnonzero(targets == 0)
     eers = np.empty(draws)
     for draw in range(draws):
         pick_bona, pick_spoof = rng.choice(bonafide, bonafide.size), rng.choice(spoof, spoof.size)
-        eers[draw] = np.mean([equal_error_rate(s[pick_bona], s[pick_spoof])[0] for s in scores])
+        eers[draw] = np.mean([equal_error_rate(scores[pick_bona], scores[pick_spoof])[0]
+                              for scores in trials.scores.T])
     return float(np.percentile(eers, 2.5)), float(np.percentile(eers, 97.5))
 
 
