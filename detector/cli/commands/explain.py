@@ -20,6 +20,8 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> list:
     from pathlib import Path
 
+    from tqdm import tqdm
+
     from detector.data.audio import decode
     from detector.engine.explain import explain, load_explainer
     from detector.engine.inference import find_audio
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> list:
     waves = [decode(path, detector.sample_rate) for path in files]   # every file read before any PNG is written
     out, written, taken = Path(args.out), [], set()
     out.mkdir(parents=True, exist_ok=True)
-    for path, wave in zip(files, waves):
+    for path, wave in tqdm(list(zip(files, waves)), desc="explaining", unit="file", disable=len(files) < 2):
         result = explain(detector, features, wave)
         clip = detector.predict(wave, detector.sample_rate)
         name, k = path.stem, 1
