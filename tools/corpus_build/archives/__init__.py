@@ -1,0 +1,1 @@
+"""Readers for game archives whose recorded speech is used as bona fide speech."""
