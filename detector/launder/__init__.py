@@ -27,7 +27,7 @@ if TYPE_CHECKING:   # for type checkers and IDEs; at run time the names load on 
     from .codec import HostCodec, codec_round_trip, derived_cache
     from .effects import AddColouredNoise, Clip, CodecSim, Gain, LowPass, MuLaw, Polarity, Shift, Telephone
     from .noise import NOISE_COLOURS, NoiseBank
-    from .registry import register_family
+    from .registry import NumberKey, WordKey, register_family
     from .sampling import Choice, Uniform
 
 # Loaded lazily so that the torch-free .language (the help texts, ``detector conditions``) can be
@@ -42,16 +42,16 @@ _LAZY = {
     **dict.fromkeys(("AddColouredNoise", "Clip", "CodecSim", "Gain", "LowPass", "MuLaw", "Polarity", "Shift",
                      "Telephone"), "effects"),
     **dict.fromkeys(("NOISE_COLOURS", "NoiseBank"), "noise"),
-    "register_family": "registry",
+    **dict.fromkeys(("NumberKey", "WordKey", "register_family"), "registry"),
     **dict.fromkeys(("Choice", "Uniform"), "sampling"),
 }
 
 __all__ = [
     "AddColouredNoise", "AddNoise", "AddReverb", "AddRoomReverb", "Attack", "CATALOGUE_ALL", "Choice", "Clip",
     "CodecSim", "FAMILIES", "Gain", "HostCodec", "Identity", "LaunderBanks", "LaunderChain", "LowPass", "MuLaw",
-    "NOISE_COLOURS", "NOISE_TYPES", "NoiseBank", "Polarity", "ResampleRoundTrip", "RirBank", "STUDY_CONDITIONS",
-    "Shift", "Telephone", "Uniform", "codec_round_trip", "derived_cache", "describe_families",
-    "expand_conditions", "parse_condition", "register_family",
+    "NOISE_COLOURS", "NOISE_TYPES", "NoiseBank", "NumberKey", "Polarity", "ResampleRoundTrip", "RirBank",
+    "STUDY_CONDITIONS", "Shift", "Telephone", "Uniform", "WordKey", "codec_round_trip", "derived_cache",
+    "describe_families", "expand_conditions", "parse_condition", "register_family",
 ]
 
 
