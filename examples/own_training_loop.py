@@ -43,7 +43,8 @@ def parse_args() -> argparse.Namespace:
                         help="manifest CSV whose train split is read (default: the packaged demo corpus)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--crop-s", type=float, default=1.0, help="seconds per training crop")
-    parser.add_argument("--frontend", default="logmel", choices=FRONTENDS)
+    parser.add_argument("--frontend", default="logmel", choices=FRONTENDS,
+                        help="default logmel, the cheapest on a CPU (detector train's default is cqt)")
     parser.add_argument("--launder", default=DEFAULT_CHAIN, help="chain spec (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
