@@ -13,10 +13,10 @@ Shows how to add a family to the condition language from your own code:
 
 The family must be registered in the process that uses it, so this calls the Python API; the
 ``detector ablate`` command would not know it (to make a family part of the package, put the same
-file in ``detector/launder/families/``). Needs a checkpoint, e.g. ``runs/demo/best.pt`` from
+file in ``detector/launder/families/``). Needs a checkpoint, e.g. ``runs/demo/run/best.pt`` from
 ``detector demo --out runs/demo``. Run from the repository root:
 
-    python examples/custom_condition.py --checkpoint runs/demo/best.pt --out runs/bitcrush
+    python examples/custom_condition.py --checkpoint runs/demo/run/best.pt --out runs/bitcrush
 """
 from __future__ import annotations
 

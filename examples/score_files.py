@@ -10,12 +10,12 @@ Shows ``detector.load_detector(checkpoint)`` and its two calls:
 Each returns a ``Prediction``: ``score`` (higher = more bona fide), ``probability_bonafide``
 (calibrated on the validation split at training time), ``label`` and ``duration_s``.
 
-Needs a checkpoint, e.g. from ``detector demo --out runs/demo`` (``runs/demo/best.pt``) or
+Needs a checkpoint, e.g. from ``detector demo --out runs/demo`` (``runs/demo/run/best.pt``) or
 ``detector train``. Run from the repository root; with no files given it scores a few clips of
 the packaged demo corpus's test split and prints their true labels beside the predictions:
 
-    python examples/score_files.py --checkpoint runs/demo/best.pt
-    python examples/score_files.py --checkpoint runs/demo/best.pt my_audio/*.wav --out scores.csv
+    python examples/score_files.py --checkpoint runs/demo/run/best.pt
+    python examples/score_files.py --checkpoint runs/demo/run/best.pt my_audio/*.wav --out scores.csv
 """
 from __future__ import annotations
 
