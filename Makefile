@@ -26,7 +26,7 @@ demo: setup
 
 # Lint first (seconds; configuration in pyproject.toml), then the tests.
 test: setup-test
-	$(BIN)/ruff check detector benchmarks tests tools
+	$(BIN)/ruff check detector benchmarks tests tools examples
 	$(BIN)/python -m pytest -q
 
 bench: setup-test

@@ -154,23 +154,113 @@ def read_rows(path: Path) -> list[dict]:
     return out
 
 
+# The summary's headline per benchmark: the stages whose latest row it shows, in this order.
+HEADLINES: dict[str, tuple[str, ...]] = {
+    "corpus_build": ("build from empty scratch", "train 30 epochs, laundered"),
+    "study": ("ratio 20 clips", "ratio @1000"),
+    "epoch": ("ratio ours/png", "ours cache->crop->launder->logmel"),
+    "attacks": ("training chain (default spec)",),
+    "frontend": ("cqt forward time / logmel",),
+    "frontends": ("logmel train", "cqt / logmel"),
+    "train": ("full amp channels_last eager", "model-only amp channels_last eager"),
+    "scaling": ("batch 32 x 4 s", "length 16 s x batch 32"),
+    "memory": ("ours peak RSS 20 clips", "ours peak RSS 200 clips"),
+    "pipeline": ("c_train_step_amp_bf16",),
+    "launder": ("launder study-29 (mp3 on host) clip-conditions",),
+    "memory_workers": ("4 workers: ratio to 1 process (PSS)",),
+    "chain_cost": ("default chain",),
+    "gpu_check": (),
+    "prepare": (),
+    "inference": ("predict 440 files (decode included)", "ablation mp3:128k (ratio)"),
+}
+SHARED_NOTE_MIN_ROWS = 3    # a note part on at least this many rows is written once, in Notes
+SHARED_NOTE_MIN_CHARS = 25  # shorter parts ("load 1.4") stay in their rows
+SETTINGS = (("device", "device"), ("torch", "torch"), ("batch_size", "batch"), ("crop_s", "crop (s)"))
+SAID = {"device": "device {}", "torch": "torch {}", "batch_size": "batch {}", "crop_s": "crop {} s"}
+
+
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|")
+
+
+def _note_parts(notes: str) -> list[str]:
+    """A row's notes split at the semicolons outside parentheses (a chain spec inside keeps its own)."""
+    parts, depth, current = [], 0, ""
+    for char in notes:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == ";" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [part.strip() for part in [*parts, current] if part.strip()]
+
+
+def _shared_notes(rows: list[dict]) -> dict[str, str]:
+    """Note parts repeated on many rows -> their labels (N1, N2, ...), in order of first use."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        for part in _note_parts(r["notes"]):
+            counts[part] = counts.get(part, 0) + 1
+    shared = [p for p, n in counts.items() if n >= SHARED_NOTE_MIN_ROWS and len(p) >= SHARED_NOTE_MIN_CHARS]
+    return {part: f"N{i}" for i, part in enumerate(shared, 1)}
+
+
+def _row_notes(notes: str, labels: dict[str, str]) -> str:
+    parts = _note_parts(notes)
+    return "; ".join([p for p in parts if p not in labels] + [f"[{labels[p]}](#notes)" for p in parts if p in labels])
+
+
+def _headline(name: str, chosen: list[dict], labels: dict[str, str]) -> tuple[str, str, str]:
+    """(headline, device, date) of a benchmark: the latest row of each headline stage (file order =
+    time order), or the latest row when none is named."""
+    stages = HEADLINES.get(name) or (chosen[-1]["stage"],)
+    latest = [next((r for r in reversed(chosen) if r["stage"] == stage), None) for stage in stages]
+    latest = [r for r in latest if r is not None] or [chosen[-1]]
+    text = "; ".join(f"{r['stage']}: **{r['value']}** {r['unit']}".rstrip()
+                     + (f" ({_row_notes(r['notes'], labels)})" if r["notes"] else "") for r in latest)
+    devices = sorted({r["device"] for r in latest})
+    dates = sorted({r["date"] for r in latest})
+    return text, ", ".join(devices), dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+
+
 def render(rows: list[dict], path: Path) -> None:
-    lines = ["# Benchmark results", "",
-             "Written by `benchmarks/results.py` from `results.csv` (the raw record) after every run; "
-             "one section per benchmark, oldest rows first. How to run them: `benchmarks/README.md`. "
-             "Timings on a shared 2-core CPU are noisy; each number is a median of repeats.", ""]
     order = list(SECTIONS) + sorted({r["benchmark"] for r in rows} - set(SECTIONS))
-    for name in order:
+    names = [name for name in order if any(r["benchmark"] == name for r in rows)]
+    labels = _shared_notes(rows)
+    lines = ["# Benchmark results", "",
+             "Written by `benchmarks/results.py` from `results.csv` (the raw record) after every run. "
+             "How to run them: `benchmarks/README.md`. Timings on a shared 2-core CPU are noisy; each number "
+             "is a median of repeats.", "",
+             "## Summary", "",
+             "The latest headline figure of each benchmark (the history, oldest first, follows).", "",
+             "| benchmark | headline (latest) | device | date |", "|---|---|---|---|"]
+    for name in names:
+        text, device, date = _headline(name, [r for r in rows if r["benchmark"] == name], labels)
+        lines.append(f"| [{name}](#{name}) | {_cell(text)} | {_cell(device)} | {date} |")
+    lines.append("")
+    if labels:
+        lines += ["## Notes", "", "Notes shared by many rows, referred to by label in the tables.", ""]
+        lines += [f"- **{label}**: {part}" for part, label in labels.items()]
+        lines.append("")
+    lines += ["## History", ""]
+    for name in names:
         chosen = [r for r in rows if r["benchmark"] == name]
-        if not chosen:
-            continue
-        lines += [f"## {name}", "", SECTIONS.get(name, ""), "",
-                  "| date | stage | value | unit | device | torch | batch | crop (s) | notes |",
-                  "|---|---|---:|---|---|---|---|---|---|"]
-        for r in chosen:
-            lines.append("| " + " | ".join(str(r[k]).replace("|", "\\|") for k in
-                                             ("date", "stage", "value", "unit", "device", "torch", "batch_size",
-                                              "crop_s", "notes")) + " |")
+        # A setting with one value in the whole section is said once above its table.
+        constant = [(key, title) for key, title in SETTINGS if len({r[key] for r in chosen}) == 1]
+        varying = [(key, title) for key, title in SETTINGS if (key, title) not in constant]
+        notes = [_row_notes(r["notes"], labels) for r in chosen]
+        columns = [("date", "date"), ("stage", "stage"), ("value", "value"), ("unit", "unit"), *varying]
+        lines += [f"### {name}", "", SECTIONS.get(name, ""), ""]
+        said = [SAID[key].format(chosen[0][key]) for key, _ in constant if chosen[0][key]]
+        if said:
+            lines += ["Every row: " + ", ".join(said) + ".", ""]
+        header = [title for _, title in columns] + (["notes"] if any(notes) else [])
+        lines += ["| " + " | ".join(header) + " |",
+                  "|" + "|".join("---:" if title == "value" else "---" for title in header) + "|"]
+        for r, note in zip(chosen, notes):
+            cells = [_cell(r[key]) for key, _ in columns] + ([_cell(note)] if any(notes) else [])
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     path.write_text("\n".join(lines))
 
