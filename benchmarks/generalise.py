@@ -463,7 +463,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[42])
     parser.add_argument("--epochs", type=int, default=0, help="--epochs of every training (default: train's)")
     parser.add_argument("--crop-s", type=float, default=0.0, help="--crop-s of every training (default: train's)")
-    parser.add_argument("--train-args", default="", help='further `detector train` flags, e.g. "--batch-size 64"')
+    parser.add_argument("--train-args", default="",
+                        help='further `detector train` flags, after an = sign: --train-args="--batch-size 64"')
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache-dir", default=os.environ.get("DETECTOR_CACHE", ""))
     args = parser.parse_args(argv)
