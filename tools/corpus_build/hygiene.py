@@ -48,17 +48,76 @@ CODECS = {
 }
 
 
+# The channels of the `wild` preset's sources, named by what the source shipped:
+# "<format>-<sample rate>[-<kbit/s>k]" (``channel_name``). A spoof is coded at the source's own
+# rate (and bitrate) with FFmpeg's encoder, so it loses what a real clip of that channel lost;
+# both classes are then decoded the same way, in process (libsndfile, then ``resample``):
+# thousands of short recordings would spend most of a build starting FFmpeg.
+LOSSY_ENCODERS = {"vorbis": ("libvorbis", "ogg"), "opus": ("libopus", "ogg"), "mp3": ("libmp3lame", "mp3")}
+PCM_FORMATS = ("pcm16", "u8")
+
+
+def channel_name(fmt: str, sample_rate: int, kbps: int | None = None) -> str:
+    """The channel key of a source file: e.g. ``vorbis-44100-128k``, ``u8-11025`` (``kbps`` for lossy formats)."""
+    if fmt not in LOSSY_ENCODERS and fmt not in PCM_FORMATS:
+        raise ValueError(f"corpus_build: unknown channel format {fmt!r}")
+    return f"{fmt}-{sample_rate}" + (f"-{kbps}k" if kbps else "")
+
+
+def parse_channel(channel: str) -> tuple[str, int, int | None]:
+    """``channel_name``'s inverse: (format, sample rate in Hz, kbit/s or None)."""
+    fmt, rate, *rest = channel.split("-")
+    if (fmt not in LOSSY_ENCODERS and fmt not in PCM_FORMATS) or not rate.isdigit() or len(rest) > 1:
+        raise ValueError(f"corpus_build: unknown channel {channel!r}")
+    return fmt, int(rate), int(rest[0].removesuffix("k")) if rest else None
+
+
 def decode_file(path: str, codec: str) -> np.ndarray:
     """Decode a shipped prompt file of channel ``codec`` to 16 kHz float64, through 16-bit PCM."""
-    return _decode(CODECS[codec].file_input, path, None)
+    if codec in CODECS:
+        return _decode(CODECS[codec].file_input, path, None)
+    with open(path, "rb") as f:
+        return decode_stream(f.read(), codec)
+
+
+def decode_stream(data: bytes, channel: str) -> np.ndarray:
+    """Decode a coded stream of a ``channel_name`` channel to 16 kHz float64 mono (stereo is averaged).
+
+    Raw PCM channels (an archive's samples) are bytes of samples at the channel's rate:
+    unsigned 8-bit or little-endian 16-bit; other streams carry their own header.
+    """
+    import io
+
+    import soundfile as sf
+
+    fmt, rate, _ = parse_channel(channel)
+    if fmt == "u8":
+        x = (np.frombuffer(data, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
+    elif fmt == "pcm16" and not data.startswith(b"RIFF"):
+        x = np.frombuffer(data, dtype="<i2") / 32768.0
+    else:
+        x, rate = sf.read(io.BytesIO(data), dtype="float64", always_2d=True)
+        x = x.mean(axis=1)
+    return resample(x, rate)
 
 
 def codec_roundtrip(x: np.ndarray, codec: str) -> np.ndarray:
-    """Code 16 kHz ``x`` (float, [-1, 1]) for channel ``codec`` with FFmpeg and decode it again."""
-    pcm = np.clip(x, -1.0, 1.0).astype("<f4").tobytes()
+    """Code 16 kHz ``x`` (float, [-1, 1]) for channel ``codec`` and decode it again, as a shipped clip is."""
+    x = np.clip(x, -1.0, 1.0)
+    if codec in CODECS:
+        coded = run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+                     *CODECS[codec].encode, "pipe:1"], stdin=x.astype("<f4").tobytes())
+        return _decode(CODECS[codec].stream_input, "pipe:0", coded)
+    fmt, rate, kbps = parse_channel(codec)
+    if fmt in PCM_FORMATS:
+        y = np.clip(resample(x, SAMPLE_RATE, rate), -1.0, 32767 / 32768)
+        coded = (np.round(y * 128) + 128).astype(np.uint8) if fmt == "u8" else np.round(y * 32768).astype("<i2")
+        return decode_stream(coded.tobytes(), codec)
+    encoder, container = LOSSY_ENCODERS[fmt]
     coded = run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
-                 *CODECS[codec].encode, "pipe:1"], stdin=pcm)
-    return _decode(CODECS[codec].stream_input, "pipe:0", coded)
+                 "-ar", str(rate), "-c:a", encoder, "-b:a", f"{kbps}k", "-f", container, "pipe:1"],
+                stdin=x.astype("<f4").tobytes())
+    return decode_stream(coded, codec)
 
 
 def _decode(input_options: tuple[str, ...], source: str, stdin: bytes | None) -> np.ndarray:
@@ -132,16 +191,16 @@ def set_level(x: np.ndarray, level_dbfs: float, peak: float) -> np.ndarray:
     return y * (peak / top) if top > peak else y
 
 
-def resample(x: np.ndarray, sr: int) -> np.ndarray:
-    """Resample mono ``x`` from ``sr`` Hz to ``SAMPLE_RATE`` with a polyphase filter."""
+def resample(x: np.ndarray, sr: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample mono ``x`` from ``sr`` Hz to ``target`` Hz with a polyphase filter."""
     from math import gcd
 
     from scipy.signal import resample_poly
 
-    if sr == SAMPLE_RATE:
+    if sr == target:
         return x
-    g = gcd(sr, SAMPLE_RATE)
-    return resample_poly(x, SAMPLE_RATE // g, sr // g)
+    g = gcd(sr, target)
+    return resample_poly(x, target // g, sr // g)
 
 
 def finish(x: np.ndarray, target_s: float, codec: str | None) -> np.ndarray | None:

@@ -24,7 +24,8 @@ class Job:
     ``source`` is the decoded prompt for bona fide and vocoded clips (None for
     TTS); ``voice`` is the engine's voice name for TTS; ``target_s`` the length
     in seconds the clip is cut to if it is longer; ``codec`` the channel the clip
-    is (bona fide) or is put through (spoof).
+    is (bona fide) or is put through (spoof); ``origin`` the bona fide source of the
+    clip or of the clip it is paired with (the `wild` preset's; "" in the others).
     """
 
     path: str
@@ -39,11 +40,17 @@ class Job:
     voice: str
     target_s: float
     codec: str
+    origin: str = ""
 
 
 def split_names(prompts: list[Prompt]) -> dict[str, str]:
     """Assign every prompt name (text id, shared across languages and speakers) to a split, seeded."""
-    names = sorted({p.name for p in prompts})
+    return split_text_ids(p.name for p in prompts)
+
+
+def split_text_ids(text_ids) -> dict[str, str]:
+    """Assign every text id to train, val or test (``SPLIT_FRACTIONS`` of them, seeded order)."""
+    names = sorted(set(text_ids))
     order = np.random.default_rng(SEED).permutation(len(names))
     n_train = round(SPLIT_FRACTIONS["train"] * len(names))
     n_val = round(SPLIT_FRACTIONS["val"] * len(names))
@@ -53,12 +60,12 @@ def split_names(prompts: list[Prompt]) -> dict[str, str]:
     return split
 
 
-def _target_s(preset: Preset, key: str) -> float:
+def target_length_s(preset: Preset, key: str) -> float:
     """Seeded target clip length in seconds for clip ``key``."""
     return float(np.random.default_rng(seed_for(key)).uniform(*preset.target_duration_s))
 
 
-def _file_id(*parts: str) -> str:
+def file_id(*parts: str) -> str:
     """File-name stem from id parts (``/`` and ``+`` replaced)."""
     return "_".join(parts).replace("/", "-").replace("+", "-")
 
@@ -85,16 +92,16 @@ def candidate_jobs(preset: Preset, prompts: list[Prompt], name_split: dict[str, 
             voices = list(dict.fromkeys((p.speaker, p.lang) for p in pool))
         for speaker, lang in voices:
             groups[(split, "bonafide", speaker, lang)] = [
-                Job(f"bonafide/{speaker}/{_file_id(lang, p.name)}.flac", "bonafide", speaker, "-", split, lang,
-                    p.name, p.text, p.wav, "", _target_s(preset, f"{speaker}/{lang}/{p.name}"), p.codec)
+                Job(f"bonafide/{speaker}/{file_id(lang, p.name)}.flac", "bonafide", speaker, "-", split, lang,
+                    p.name, p.text, p.wav, "", target_length_s(preset, f"{speaker}/{lang}/{p.name}"), p.codec)
                 for p in shuffled([p for p in pool if (p.speaker, p.lang) == (speaker, lang)])]
         for system in preset.spoof_systems[split]:
             if system in VOCODERS:
                 jobs = []
                 for p in shuffled(pool):
-                    stem = _file_id(p.speaker, p.lang, p.name)
+                    stem = file_id(p.speaker, p.lang, p.name)
                     jobs.append(Job(f"spoof/{system}/{stem}.flac", "spoof", p.speaker, system, split, p.lang,
-                                    p.name, p.text, p.wav, "", _target_s(preset, f"{system}/{stem}"), p.codec))
+                                    p.name, p.text, p.wav, "", target_length_s(preset, f"{system}/{stem}"), p.codec))
             else:
                 jobs = _tts_jobs(preset, system, split, pool, shuffled)
             if preset.spoof_quota is None:   # quotas per language (see ``quotas``): a group per language
@@ -157,11 +164,11 @@ def _tts_job(preset: Preset, system: str, split: str, lang: str, voice: str, pro
     """The job for ``voice`` of ``system`` speaking ``prompt``'s text."""
     speaker = f"{system.split('_')[0]}_{voice}"
     if preset.pair_tts_with_prompt:
-        stem = _file_id(voice, lang, prompt.name, prompt.speaker)
-        target_s = min(_target_s(preset, f"{system}/{stem}"), prompt.duration_s)
+        stem = file_id(voice, lang, prompt.name, prompt.speaker)
+        target_s = min(target_length_s(preset, f"{system}/{stem}"), prompt.duration_s)
     else:
-        stem = _file_id(voice, lang, prompt.name)
-        target_s = _target_s(preset, f"{system}/{stem}")
+        stem = file_id(voice, lang, prompt.name)
+        target_s = target_length_s(preset, f"{system}/{stem}")
     return Job(f"spoof/{system}/{stem}.flac", "spoof", speaker, system, split, lang,
                prompt.name, prompt.text, None, voice, target_s, prompt.codec)
 

@@ -50,6 +50,10 @@ class Preset:
         if (self.bonafide_quota is None) != (self.spoof_quota is None):
             raise ValueError(f"preset {self.name!r}: give both bonafide_quota and spoof_quota, or neither")
     extra_fields: tuple[str, ...] = ()
+    # The `wild` preset: minutes of recordings taken per bona fide source (``wild_prompts.choose``),
+    # and sources whose every clip is in test.
+    bonafide_minutes: dict[str, float] | None = None
+    test_only_sources: tuple[str, ...] = ()
 
 
 CORE_SOURCES = (
@@ -123,4 +127,41 @@ LARGE = Preset(
     extra_fields=("condition", "language"),
 )
 
-PRESETS = {preset.name: preset for preset in (DEMO, LARGE)}
+# espeak-ng's voice for each language the `wild` sources speak (a language missing here has no
+# espeak voice: its clips get a second vocoded copy instead of a TTS one).
+ESPEAK_LANGUAGES = {"ar": "ar", "be": "be", "bg": "bg", "ca": "ca", "cs": "cs", "da": "da", "de": "de", "el": "el",
+                    "en": "en-us", "es": "es", "fi": "fi", "fr": "fr-fr", "ga": "ga", "he": "he", "hu": "hu",
+                    "id": "id", "it": "it", "lt": "lt", "ml": "ml", "nb": "nb", "nl": "nl", "nn": "nb", "pl": "pl",
+                    "pt": "pt", "ro": "ro", "ru": "ru", "sk": "sk", "sl": "sl", "sr": "sr", "sv": "sv", "tn": "tn",
+                    "uk": "uk"}
+WILD_SEEN = ("espeak", "flite", "festival_diphone", "griffinlim", "lpc")
+WILD = Preset(
+    name="wild",
+    sources=CORE_SOURCES + NARROWBAND_SOURCES,
+    # Test-only voices of sources that train also hears, and two whole sources (below).
+    test_only_speakers=("carlo", "armelle", "tuxpaint_ro", "ktuberling_sl", "klettres_cs", "hedgewars_Pirate"),
+    test_only_sources=("queen", "kajongg"),
+    spoof_systems={"train": WILD_SEEN, "val": WILD_SEEN,
+                   "test": WILD_SEEN + ("festival_hts", "festival_clunits", "piper", "world", "rhvoice", "gnuspeech")},
+    tts_voices={
+        "espeak": [(lang, f"{voice}+{variant}") for lang, voice in ESPEAK_LANGUAGES.items()
+                   for variant in ("f3", "m3")],
+        "flite": LARGE.tts_voices["flite"],
+        "festival_diphone": LARGE.tts_voices["festival_diphone"],
+        "festival_hts": LARGE.tts_voices["festival_hts"],
+        "festival_clunits": LARGE.tts_voices["festival_clunits"],
+        "piper": LARGE.tts_voices["piper"],
+        # The voices under free licences (LGPL, CC BY-SA; rhvoice.FREE_VOICES), none NC or ND.
+        "rhvoice": [("en", "alan"), ("en", "bdl"), ("en", "clb"), ("en", "slt"), ("ru", "aleksandr"),
+                    ("ru", "anna"), ("ru", "elena"), ("ru", "irina")],
+        "gnuspeech": [("en", "male"), ("en", "female")],
+    },
+    target_duration_s=(2.5, 6.0),
+    pair_tts_with_prompt=True,
+    spoof_per_bonafide=2.0,
+    extra_fields=("condition", "language", "source"),
+    bonafide_minutes={"asterisk": 25, "tuxpaint": 35, "klettres": 20, "ktuberling": 20, "hedgewars": 12,
+                      "warzone": 10, "kajongg": 5, "sky": 20, "queen": 20},
+)
+
+PRESETS = {preset.name: preset for preset in (DEMO, LARGE, WILD)}

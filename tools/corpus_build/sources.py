@@ -62,17 +62,26 @@ def fetch_sources(sources: tuple[Source, ...], scratch: Path) -> Path:
     Returns the unpacked root (holding ``usr/share/asterisk/sounds``). Packages
     already in ``scratch/debs`` are not downloaded again.
     """
+    packages = dict.fromkeys(p for s in sources for p in (s.package, f"asterisk-core-sounds-{s.lang}"))
+    return fetch_packages(list(packages), scratch)
+
+
+def fetch_packages(packages: list[str], scratch: Path) -> Path:
+    """Download (``apt-get download``, once) and unpack Debian ``packages`` into ``scratch/src``; returns that root."""
     debs, root = scratch / "debs", scratch / "src"
     debs.mkdir(parents=True, exist_ok=True)
     apt = require("apt-get", "apt")
     dpkg = require("dpkg-deb", "dpkg")
-    packages = dict.fromkeys(p for s in sources for p in (s.package, f"asterisk-core-sounds-{s.lang}"))
     for pkg in packages:
         found = sorted(debs.glob(f"{pkg}_*.deb"))
         if not found:
             run([apt, "download", pkg], cwd=debs)
             found = sorted(debs.glob(f"{pkg}_*.deb"))
-        run([dpkg, "-x", str(found[-1]), str(root)])
+        unpacked = root / ".unpacked" / found[-1].name
+        if not unpacked.exists():   # a resumed build does not unpack hundreds of MB again
+            run([dpkg, "-x", str(found[-1]), str(root)])
+            unpacked.parent.mkdir(parents=True, exist_ok=True)
+            unpacked.touch()
     return root
 
 
