@@ -66,7 +66,8 @@ def channel_name(fmt: str, sample_rate: int, kbps: int | None = None) -> str:
 
 def parse_channel(channel: str) -> tuple[str, int, int | None]:
     """``channel_name``'s inverse: (format, sample rate in Hz, kbit/s or None)."""
-    fmt, rate, *rest = channel.split("-")
+    fmt, rate, *rest = channel.split("-") + [""]
+    rest = [part for part in rest if part]
     if (fmt not in LOSSY_ENCODERS and fmt not in PCM_FORMATS) or not rate.isdigit() or len(rest) > 1:
         raise ValueError(f"corpus_build: unknown channel {channel!r}")
     return fmt, int(rate), int(rest[0].removesuffix("k")) if rest else None
