@@ -148,3 +148,22 @@ def test_tts_text_is_lengthened_to_the_clip_from_the_pool():
     text = tts_text(_prompt("en", 4.0, text="Hi."), pool)
     assert text.startswith("Hi.") and len(text) >= CHARS_PER_S * 4.0
     assert tts_text(_prompt("en", 4.0, text="Hi."), []) == "Hi."
+
+
+def test_corpus_tables_count_clips_per_split_source_and_channel(tmp_path):
+    from tools.corpus_build.tables import corpus_tables
+
+    lines = ["path,label,speaker,system,split,duration_s,condition,language,source"]
+    for i, (split, label, system, channel) in enumerate([("train", "bonafide", "-", "u8-11025"),
+                                                         ("train", "spoof", "lpc", "u8-11025"),
+                                                         ("train", "spoof", "espeak", "u8-11025"),
+                                                         ("test", "bonafide", "-", "g722"),
+                                                         ("test", "spoof", "world", "g722")]):
+        speaker = "sky" if channel == "u8-11025" else "allison"
+        lines.append(f"c{i}.flac,{label},{speaker},{system},{split},30.0,{channel},en,"
+                     f"{'sky' if speaker == 'sky' else 'asterisk'}")
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
+    text = corpus_tables(str(tmp_path / "manifest.csv"))
+    assert "5 clips, 0.04 h of audio" in text
+    assert "| `sky` | 1 | en | 1 | 0 | 0 | 0.5 |" in text          # source table: speakers, languages, splits
+    assert "| `u8-11025` | 1 | 2 | 2.00 |" in text and "| `g722` | 1 | 1 | 1.00 |" in text
