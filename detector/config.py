@@ -127,6 +127,17 @@ class TrainConfig:
                            "resample:8000|11025|22050; lowpass:4000|5500|7000; codecsim:step=3..12:cutoff=4000..8000",
                            "training-time laundering: per clip, with probability p, one of these conditions "
                            "(detector conditions lists them); off = none")
+    train_codecs: str = setting("", "real codecs to train with, ';'-separated host conditions, e.g. 'codec:aac:32k; "
+                                    "codec:amr:12.2k; mp3:64k' (detector conditions lists them): before training, "
+                                    "every training clip is coded once per condition into a derived cache beside the "
+                                    "waveform cache (resumable, reused by later runs; disk: int16 at the model's "
+                                    "rate, 115.2 MB per hour of training audio per condition at 16 kHz), and each "
+                                    "example of each epoch reads its crop from one of them (equal odds) with "
+                                    "probability --codec-p; --launder applies on top; empty = off",
+                                metavar="CONDITIONS")
+    codec_p: float = setting(0.5, "with --train-codecs: probability that a training example's crop comes from a "
+                                  "codec variant, drawn per example and epoch from --seed; 0.5 keeps half the "
+                                  "examples clean", metavar="P")
     max_steps_per_epoch: int = setting(0, "cap the steps of an epoch (smoke runs); 0 = the whole training split")
     deterministic: bool = setting(False, "deterministic kernels (on CUDA; warns about ops that have none); CPU "
                                          "runs are deterministic already")

@@ -32,7 +32,7 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,17 +72,27 @@ class CropDataset(Dataset):
 
     Item ``k`` is ``(crop (1, crop_samples) int16 (float32 from a version-2 cache), target int)``
     of manifest row ``rows[k]``. Training crops start at a random offset drawn from a NumPy
-    generator seeded by ``(seed, epoch, row, copy)`` (:meth:`crop_starts`), so a resumed run, any
+    generator seeded by ``(seed, epoch, row, copy)`` (:meth:`crop_plan`), so a resumed run, any
     number of workers and :class:`~detector.data.device_cache.DeviceCropLoader` see the same
     crops. A row with a ``repeat`` column (written by ``prepare --balance oversample``) gives
     that many training items, each with its own crop. Evaluation crops are the centre of the
     clip, one per row.
 
-    ``rows``, ``copy`` and ``targets`` are ``(items,)`` int64 arrays.
+    ``variants`` (training only, ``--train-codecs``): derived caches of the same rows, each the
+    clips through one real codec (:func:`detector.launder.codec.codec_variants`), as long as the
+    clean clips. With probability ``variant_p`` an item's crop is read from one of them, chosen
+    with equal odds, at the same start; the same seeded generator draws it, per item and epoch.
+
+    ``rows``, ``copy`` and ``targets`` are ``(items,)`` int64 arrays; ``sources`` is
+    ``(cache, *variants)``, indexed by :meth:`crop_plan`'s source numbers.
     """
 
     def __init__(self, cache: WaveformCache, manifest: Manifest, rows, crop_samples: int,
-                 random_crop: bool, seed: int = 0):
+                 random_crop: bool, seed: int = 0, variants: Sequence[WaveformCache] = (), variant_p: float = 0.0):
+        if variants and not random_crop:
+            raise ValueError("codec variants are a training augmentation: they need random_crop=True")
+        if not 0.0 <= variant_p <= 1.0:
+            raise ValueError(f"the probability of a codec variant must be in [0, 1], got {variant_p}")
         rows = np.asarray(rows, dtype=np.int64)
         usable = rows[cache.offsets[rows] >= 0]
         copies = (np.array([_repeat_count(manifest, r) for r in usable.tolist()], dtype=np.int64) if random_crop
@@ -92,6 +102,7 @@ class CropDataset(Dataset):
         self.targets = np.repeat(np.array([manifest.rows[r].target for r in usable.tolist()], dtype=np.int64),
                                  copies)
         self.cache, self.crop_samples = cache, crop_samples
+        self.sources, self.variant_p = (cache, *variants), float(variant_p)
         self.random_crop, self.seed, self.epoch = random_crop, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -100,24 +111,33 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def crop_starts(self, items: np.ndarray) -> np.ndarray:
-        """Start sample of the crop of each item in ``items`` (``(n,)`` int -> ``(n,)`` int64).
+    def crop_plan(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(starts, sources)`` of the items in ``items`` (``(n,)`` int -> two ``(n,)`` int64).
 
-        Random crops: ``integers(0, spare + 1)`` of ``default_rng((seed, epoch, row, copy))``,
-        where ``spare`` is the clip's length less the crop (0 for a clip shorter than the crop,
-        which is repeated from its start); otherwise the centre, ``spare // 2``.
+        ``starts``: the crop's first sample. Random crops: ``integers(0, spare + 1)`` of
+        ``default_rng((seed, epoch, row, copy))``, where ``spare`` is the clip's length less the
+        crop (0 for a clip shorter than the crop, which is repeated from its start); otherwise the
+        centre, ``spare // 2``. ``sources``: the index in :attr:`sources` the crop is read from,
+        0 (clean) unless variants are given; then the same generator draws, after the start (so
+        the start is the one a run without variants has), ``random() < variant_p`` and
+        ``integers(len(variants))``, giving ``1 + that`` when the first holds.
         """
         rows = self.rows[items]
         spare = np.maximum(self.cache.lengths[rows] - self.crop_samples, 0)
         if not self.random_crop:
-            return spare // 2
-        return np.array([np.random.default_rng((self.seed, self.epoch, row, copy)).integers(0, room + 1)
-                         for row, copy, room in zip(rows.tolist(), self.copy[items].tolist(), spare.tolist())],
-                        dtype=np.int64)
+            return spare // 2, np.zeros(len(rows), dtype=np.int64)
+        variants = len(self.sources) - 1
+        plan = np.zeros((2, len(rows)), dtype=np.int64)
+        for i, (row, copy, room) in enumerate(zip(rows.tolist(), self.copy[items].tolist(), spare.tolist())):
+            rng = np.random.default_rng((self.seed, self.epoch, row, copy))
+            plan[0, i] = rng.integers(0, room + 1)
+            if variants and rng.random() < self.variant_p:
+                plan[1, i] = 1 + rng.integers(variants)
+        return plan[0], plan[1]
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, int]:
-        start = int(self.crop_starts(np.array([k]))[0])
-        crop = crop_or_repeat(self.cache.stored(self.rows[k]), self.crop_samples, start)
+        starts, sources = self.crop_plan(np.array([k]))
+        crop = crop_or_repeat(self.sources[sources[0]].stored(self.rows[k]), self.crop_samples, int(starts[0]))
         return torch.from_numpy(np.array(crop))[None], int(self.targets[k])
 
 

@@ -1,13 +1,13 @@
 """Training: AdamW + cosine schedule, on-the-fly laundering, early stopping on validation EER or loss.
 
 Every random stream of a step (laundering, dropout) is seeded from ``(seed, epoch, step,
-rank)``, and crops and shuffling from ``(seed, epoch)``, so a run resumed from ``last.pt``
-at any saved position continues exactly where an uninterrupted run would be, with no saved
-generator state. Ctrl-C and SIGTERM are requests: the loop finishes the step (or the
-checkpoint write) under way, saves its position to ``last.pt`` and stops;
-a second signal stops at once, leaving the last complete ``last.pt``. ``last.pt`` is also
-written every ``save_every_minutes`` inside an epoch, for a SIGKILL. Under ``torchrun`` it
-trains with DistributedDataParallel.
+rank)``, and crops (with ``--train-codecs``, also the codec variant each is read from) and
+shuffling from ``(seed, epoch)``, so a run resumed from ``last.pt`` at any saved position
+continues exactly where an uninterrupted run would be, with no saved generator state.
+Ctrl-C and SIGTERM are requests: the loop finishes the step (or the checkpoint write) under
+way, saves its position to ``last.pt`` and stops; a second signal stops at once, leaving the
+last complete ``last.pt``. ``last.pt`` is also written every ``save_every_minutes`` inside an
+epoch, for a SIGKILL. Under ``torchrun`` it trains with DistributedDataParallel.
 
 While the loop waits for a batch nothing is half done, so there a signal stops the run at once
 (a DataLoader worker stuck in ``__getitem__`` cannot hold it), and a signal during validation
@@ -31,6 +31,7 @@ import shlex
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -41,7 +42,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from detector.config import Config, TrainConfig
-from detector.data import CropDataset, DeviceCropLoader, load_corpus, make_loader, upload_samples
+from detector.data import CropDataset, DeviceCropLoader, WaveformCache, load_corpus, make_loader, upload_samples
 from detector.data.fingerprint import DataRecord
 from detector.data.loader import (
     WindowDataset,
@@ -59,6 +60,8 @@ from detector.engine.scoring import WindowSettings, score_loader
 from detector.engine.tensorboard import TrainBoard
 from detector.launder import LaunderChain
 from detector.launder.banks import corpus_banks
+from detector.launder.chain import parse_codec_variants
+from detector.launder.codec import codec_variants, variant_bytes_per_hour
 from detector.metrics.calibration import fit_calibration
 from detector.metrics.detection import equal_error_rate
 from detector.models.checkpoint import load_checkpoint, save_checkpoint
@@ -259,9 +262,10 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
     optimizer.load_state_dict({**saved, "param_groups": groups})
 
 
-def _split_dataset(config: Config, manifest, cache, split: str,
-                   context: Distributed = Distributed()) -> CropDataset | WindowDataset:
-    """The training split's random crops, or another split's whole clips in sliding windows.
+def _split_dataset(config: Config, manifest, cache, split: str, context: Distributed = Distributed(),
+                   variants: Sequence[WaveformCache] = ()) -> CropDataset | WindowDataset:
+    """The training split's random crops (from ``variants`` too: ``--train-codecs``), or another
+    split's whole clips (clean) in sliding windows.
 
     Validation cuts clips as evaluate and predict do by default (:class:`WindowSettings`), so
     the validation EER and the calibration fitted on these scores describe the whole-clip scores
@@ -269,7 +273,8 @@ def _split_dataset(config: Config, manifest, cache, split: str,
     """
     rows, crop = manifest.split(split), round(config.data.crop_s * config.data.sample_rate)
     if split == "train":
-        dataset = CropDataset(cache, manifest, rows, crop, random_crop=True, seed=config.train.seed)
+        dataset = CropDataset(cache, manifest, rows, crop, random_crop=True, seed=config.train.seed,
+                              variants=variants, variant_p=config.train.codec_p if variants else 0.0)
     else:
         dataset = WindowDataset(cache, manifest, rows, *WindowSettings().samples(config.data.crop_s,
                                                                                  config.data.sample_rate))
@@ -281,6 +286,30 @@ def _split_dataset(config: Config, manifest, cache, split: str,
         dataset = WindowDataset(cache, manifest, dataset.rows[context.rank::context.world_size], dataset.window,
                                 dataset.hop)
     return dataset
+
+
+def _codec_variants(config: Config, attacks: list, manifest: Manifest, cache: WaveformCache,
+                    context: Distributed) -> list[WaveformCache]:
+    """The derived caches of ``--train-codecs`` (``attacks``) for the training rows; none when it is off.
+
+    Each machine's first process codes them (once: later runs find them and code nothing); the
+    other processes wait, then open them. Validation stays clean: it scores the waveform cache.
+    """
+    if not attacks:
+        return []
+    rows = manifest.split("train")
+    hours = float(cache.lengths[rows].sum()) / cache.sample_rate / 3600
+    per_hour = variant_bytes_per_hour(cache.sample_rate)
+    _log(context, f"detector: --train-codecs: {len(attacks)} codec variant(s) of {len(rows)} training clips "
+                  f"({hours:.3f} h): {len(attacks) * hours * per_hour / 1e9:.3f} GB in {cache.folder}/derived "
+                  f"({per_hour / 1e6:.1f} MB per hour per variant), coded once; crops from them with p = "
+                  f"{config.train.codec_p:g}")
+    if not context.is_local_main:
+        context.barrier()
+    variants = codec_variants(cache, attacks, rows)
+    if context.is_local_main:
+        context.barrier()
+    return variants
 
 
 def _auto_split(manifest: Manifest, config: Config) -> tuple[Manifest, str]:
@@ -443,6 +472,9 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
         raise ValueError(f"--batch-size {settings.batch_size} (the global batch) must be divisible by the "
                          f"{context.world_size} processes")
     rank_batch = settings.batch_size // context.world_size
+    codecs = parse_codec_variants(settings.train_codecs, config.data.sample_rate)   # a bad spec fails before decoding
+    if codecs and not 0.0 <= settings.codec_p <= 1.0:
+        raise ValueError(f"--codec-p {settings.codec_p}: must be a probability in [0, 1]")
 
     if not context.is_local_main:
         context.barrier()            # each machine's first process builds its waveform cache; the others open it
@@ -450,10 +482,11 @@ def _train(config: Config, run_dir: Path, resume: bool, context: Distributed, de
     if context.is_local_main:
         context.barrier()
     manifest, split_note = _auto_split(manifest, config)
-    train_set = _split_dataset(config, manifest, cache, "train")
+    variants = _codec_variants(config, codecs, manifest, cache, context)
+    train_set = _split_dataset(config, manifest, cache, "train", variants=variants)
     val_set = _split_dataset(config, manifest, cache, "val", context=context)
     val_loader = make_loader(val_set, rank_batch, False, device, config.data.num_workers)
-    samples = upload_samples(cache, device) if config.data.cache_on_device else None
+    samples = upload_samples(train_set.sources, device) if config.data.cache_on_device else None
 
     model = Detector(config.data.sample_rate, config.features, config.model).to(device)
     banks = corpus_banks(manifest, cache, config.data.noise_dirs, config.data.rir_dir, config.data.cache_dir)

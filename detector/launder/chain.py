@@ -89,7 +89,8 @@ class LaunderChain(Attack):
         host = [c.name for c in conditions if c.host_side]
         if host:
             raise ValueError(f"{self.name}: {host} run on the host (real codecs) and cannot be in an on-device "
-                             "chain; use codecsim:... for training, or preprocess with detector.launder.derived_cache")
+                             "chain; train with them through --train-codecs (coded once into derived caches), "
+                             "or use codecsim:... in the chain")
         mismatched = [c.name for c in conditions if c.sample_rate != sample_rate]
         if mismatched:
             raise ValueError(f"{self.name}: conditions {mismatched} are not at the chain's {sample_rate} Hz")
@@ -154,3 +155,31 @@ class LaunderChain(Attack):
             on_device = upload(rows, wave.device)
             out.index_copy_(0, on_device, condition.apply(wave.index_select(0, on_device), own))
         return out
+
+
+def parse_codec_variants(spec: str, sample_rate: int = 16000) -> list[Attack]:
+    """The real codecs of ``--train-codecs``: ``"codec:aac:32k; codec:amr:12.2k; mp3:64k"`` -> attacks.
+
+    Segments are separated by ``;``; ``""``, ``"none"`` and ``"off"`` give none. Each must be a
+    host-side condition (a real codec: the ``codec``, ``mp3``, ``vorbis`` and ``opus`` families),
+    given once. Raises ``ValueError`` naming the segment: unknown conditions with the parser's
+    own message, on-device ones with where they belong (``--launder``).
+    """
+    if spec.strip().lower() in IDENTITY_SPECS:
+        return []
+    attacks: list[Attack] = []
+    for segment in (s.strip() for s in spec.split(";")):
+        if not segment:
+            continue
+        try:
+            attack = parse_condition(segment, sample_rate)
+        except ValueError as error:
+            raise ValueError(f"--train-codecs: {segment!r} is not a valid condition: {error}") from None
+        if not attack.host_side:
+            raise ValueError(f"--train-codecs: {segment!r} is not a real codec run on the host; it runs on the device, "
+                             "so put it in --launder. Real codecs: codec:NAME[:BITRATE] (detector conditions lists "
+                             "them), mp3:BITRATE, vorbis:LEVEL, opus:LEVEL")
+        if any(other.name == attack.name for other in attacks):
+            raise ValueError(f"--train-codecs: {segment!r} is given twice")
+        attacks.append(attack)
+    return attacks

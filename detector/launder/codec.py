@@ -12,6 +12,11 @@ sync-free ``apply`` on the device. So codec conditions are attacks flagged
   :class:`detector.data.WaveformCache`), so an
   ablation or a second evaluation pays once; a ``CropDataset`` over it yields
   the laundered crops, and no device-side attack is needed;
+- :func:`codec_variants` builds those derived caches for the training rows
+  (``--train-codecs``): each training example of each epoch reads its crop from one
+  of them with a seeded probability (:class:`detector.data.loader.CropDataset`), so
+  nothing is encoded during training. Disk: int16 at the model's rate, 115.2 MB per
+  hour of training audio per condition at 16 kHz (:func:`variant_bytes_per_hour`);
 - :meth:`HostCodec.process` does one clip (numpy in, numpy out) with an
   in-memory memo per (clip key, condition);
 - calling the attack on a device batch still works (``forward``/``apply``
@@ -120,6 +125,7 @@ MAX_LAG = 4096
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 AMR_NB_MODES_KBPS = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)
+BYTES_PER_SAMPLE = 2   # derived caches are int16 (CacheWriter), at the waveform cache's (the model's) rate
 
 
 @dataclass(frozen=True)
@@ -458,11 +464,16 @@ def derived_cache(cache, attack: HostCodec, rows=None, progress: bool = False):
         attack: a host-side condition.
         rows: manifest rows needed (default: every valid row). Rows coded by
             an earlier call are reused; only missing ones are coded.
+        progress: show a tqdm bar (clips, the reused ones included).
 
     Returns:
         A ``WaveformCache`` under ``<cache.folder>/derived/<condition>/`` with
         the same row numbering; rows not requested (or bad in ``cache``) are
-        absent (offset -1).
+        absent (offset -1). Each clip is as long as in ``cache``.
+
+    Resumable: when coding stops (Ctrl-C, an error), the rows coded so far are kept as a partial
+    derived cache, so the next call codes only the rest. The reused rows are copied first for
+    that reason: a partial cache then never holds fewer rows than the one it replaces.
     """
     from detector.data.cache import CacheWriter, open_cache
 
@@ -478,7 +489,7 @@ def derived_cache(cache, attack: HostCodec, rows=None, progress: bool = False):
     if existing is not None and all(existing.offsets[r] >= 0 for r in wanted):
         return existing
     have = set() if existing is None else set(np.flatnonzero(existing.offsets >= 0).tolist())
-    todo = sorted(set(wanted) | have)
+    todo = sorted(have) + sorted(set(wanted) - have)
     iterator = todo
     if progress:
         from tqdm import tqdm
@@ -486,14 +497,56 @@ def derived_cache(cache, attack: HostCodec, rows=None, progress: bool = False):
         iterator = tqdm(todo, desc=attack.name, unit="clip")
     folder.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-    try:
-        with CacheWriter(temp, len(cache.offsets)) as writer:   # the waveform cache's own writer: int16
-            for row, wave in zip(iterator, _coded_in_order(attack, cache, existing, have, todo)):
-                writer.add(row, wave)
-            writer.finish(cache.sample_rate, cache.skipped, condition=attack.name)
+
+    def install(writer: CacheWriter) -> None:
+        writer.finish(cache.sample_rate, cache.skipped, condition=attack.name)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(temp, folder)
+
+    try:
+        with CacheWriter(temp, len(cache.offsets)) as writer:   # the waveform cache's own writer: int16
+            written = 0
+            try:
+                for row, wave in zip(iterator, _coded_in_order(attack, cache, existing, have, todo)):
+                    writer.add(row, wave)
+                    written += 1
+            except BaseException:
+                if written > len(have):
+                    # A signal can land inside a write: drop the bytes of a clip that was not placed.
+                    writer.handle.truncate(writer.position * BYTES_PER_SAMPLE)
+                    install(writer)
+                raise
+            install(writer)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return open_cache(folder)
+
+
+def variant_bytes_per_hour(sample_rate: int) -> int:
+    """Disk bytes one codec variant takes per hour of audio: 2 bytes x rate x 3600 (115.2 MB at 16 kHz)."""
+    return BYTES_PER_SAMPLE * sample_rate * 3600
+
+
+def codec_variants(cache, attacks: list[HostCodec], rows) -> list:
+    """One derived cache per attack for ``rows`` (``--train-codecs``), built once with a tqdm bar each.
+
+    Each is :func:`derived_cache` (reused when it holds the rows; resumable when stopped). The
+    crops of training read them at the clean clip's crop start, so every clip must keep its
+    length: checked here, a ``ValueError`` naming the condition and row otherwise.
+
+    Returns:
+        ``[WaveformCache]``, in the order of ``attacks``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    rows = rows[cache.offsets[rows] >= 0]
+    variants = []
+    for attack in attacks:
+        variant = derived_cache(cache, attack, rows, progress=True)
+        wrong = rows[variant.lengths[rows] != cache.lengths[rows]]
+        if len(wrong):
+            raise ValueError(f"{attack.name}: the coded clip of manifest row {int(wrong[0])} has "
+                             f"{int(variant.lengths[wrong[0]])} samples, not the clean clip's "
+                             f"{int(cache.lengths[wrong[0]])}; delete {variant.folder} and rerun")
+        variants.append(variant)
+    return variants
