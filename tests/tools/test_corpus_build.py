@@ -17,6 +17,7 @@ from tools.corpus_build.audit import audit_text
 from tools.corpus_build.generators import VOCODERS
 from tools.corpus_build.hygiene import (
     MIN_DURATION_S,
+    NO_MASTERING,
     PEAK_LIMIT,
     SAMPLE_RATE,
     TARGET_LEVEL_DBFS,
@@ -266,7 +267,7 @@ def test_a_tts_candidate_without_audio_is_skipped_with_its_reason(tmp_path, monk
     monkeypatch.setattr(build, "synthesize", silent_engine)
     job = Job("spoof/festival_clunits/a.flac", "spoof", "festival_v", "festival_clunits", "test", "ru", "a", "x",
               None, "v", 3.0, "g722")
-    assert build._render_worker((job, tmp_path, tmp_path)) == (
+    assert build._render_worker((job, tmp_path, tmp_path, NO_MASTERING)) == (
         job, None, "festival_clunits voice v wrote an empty file for 'x'")
     assert not (tmp_path / job.path).exists()
 

@@ -167,3 +167,18 @@ def test_corpus_tables_count_clips_per_split_source_and_channel(tmp_path):
     assert "5 clips, 0.04 h of audio" in text
     assert "| `sky` | 1 | en | 1 | 0 | 0 | 0.5 |" in text          # source table: speakers, languages, splits
     assert "| `u8-11025` | 1 | 2 | 2.00 |" in text and "| `g722` | 1 | 1 | 1.00 |" in text
+
+
+def test_mastering_removes_dc_and_limits_peaks_without_clipping():
+    from tools.corpus_build.hygiene import highpass, limit_peaks
+
+    rng = np.random.default_rng(1)
+    x = 0.05 * rng.standard_normal(SAMPLE_RATE) + 0.02
+    x[8000] = 0.9   # one click
+    y = highpass(x, 70.0)
+    assert abs(y[1000:-1000].mean()) < 1e-4
+    z = limit_peaks(x, 0.3)
+    assert np.abs(z).max() <= 0.3 + 1e-12
+    far = np.r_[0:7000, 9000:len(x)]
+    assert np.array_equal(z[far], x[far])   # the gain is eased only near the peak
+    assert np.sum(np.abs(z) > 0.3 - 1e-9) == 1   # the click meets the ceiling; nothing is flattened beside it

@@ -29,7 +29,7 @@ from tools.corpus_build.generators import (
     vocode_world,
 )
 from tools.corpus_build.gnuspeech import install_gnuspeech
-from tools.corpus_build.hygiene import MIN_DURATION_S, SAMPLE_RATE, finish, trim_silence
+from tools.corpus_build.hygiene import MIN_DURATION_S, NO_MASTERING, SAMPLE_RATE, Mastering, finish, trim_silence
 from tools.corpus_build.plan import Job, candidate_jobs, quota_shortfalls, quotas, split_names
 from tools.corpus_build.presets import PRESETS, SPLIT_FRACTIONS, Preset
 from tools.corpus_build.sources import decode_prompts, fetch_sources
@@ -40,14 +40,15 @@ MANIFEST_FIELDS = ("path", "label", "speaker", "system", "split", "duration_s")
 RENDER_ROUNDS = 5  # a group short of its quota after a round draws more candidates, up to this many rounds
 
 
-def render(job: Job, out: Path, tmp_dir: Path) -> float | None:
-    """Generate, post-process and write one clip; returns its duration in seconds or None if too short."""
+def render(job: Job, out: Path, tmp_dir: Path, mastering: Mastering = NO_MASTERING) -> float | None:
+    """Generate, post-process (``finish``, with the preset's ``mastering``) and write one clip; returns
+    its duration in seconds or None if too short."""
     import soundfile as sf
 
     seed = seed_for(job.path)
     if job.label == "bonafide":
         x, _ = sf.read(job.source, dtype="float64")
-        y = finish(x, job.target_s, codec=None)
+        y = finish(x, job.target_s, codec=None, mastering=mastering)
     elif job.system in VOCODERS:
         src, _ = sf.read(job.source, dtype="float64")
         src = trim_silence(src)[: int((job.target_s + 0.3) * SAMPLE_RATE)]
@@ -57,10 +58,11 @@ def render(job: Job, out: Path, tmp_dir: Path) -> float | None:
             copy = vocode_griffinlim(src, seed)
         else:
             copy = vocode_lpc(src, seed)
-        y = finish(copy, job.target_s, codec=job.codec)
+        y = finish(copy, job.target_s, codec=job.codec, mastering=mastering)
     else:
         tmp = tmp_dir / Path(job.path).with_suffix("").name
-        y = finish(synthesize(job.system, job.voice, job.lang, job.text, tmp), job.target_s, codec=job.codec)
+        y = finish(synthesize(job.system, job.voice, job.lang, job.text, tmp), job.target_s, codec=job.codec,
+                   mastering=mastering)
     if y is None:
         return None
     dest = out / job.path
@@ -69,18 +71,18 @@ def render(job: Job, out: Path, tmp_dir: Path) -> float | None:
     return len(y) / SAMPLE_RATE
 
 
-def _render_worker(args: tuple[Job, Path, Path]) -> tuple[Job, float | None, str]:
+def _render_worker(args: tuple[Job, Path, Path, Mastering]) -> tuple[Job, float | None, str]:
     """Pool entry point for ``render``: (job, duration or None, why it was not made or "")."""
-    job, out, tmp_dir = args
+    job, out, tmp_dir, mastering = args
     try:
-        duration = render(job, out, tmp_dir)
+        duration = render(job, out, tmp_dir, mastering)
     except SynthesisError as e:
         return job, None, str(e)
     return job, duration, "" if duration is not None else f"shorter than {MIN_DURATION_S} s"
 
 
 def render_all(groups: dict[tuple, list[Job]], wanted: dict[tuple, int], out: Path, scratch: Path,
-               workers: int) -> list[tuple[Job, float]]:
+               workers: int, mastering: Mastering = NO_MASTERING) -> list[tuple[Job, float]]:
     """Render each group's jobs in order until its quota of kept clips is met (or candidates run out).
 
     A candidate that comes out too short, or that its TTS engine cannot speak, is counted
@@ -100,7 +102,7 @@ def render_all(groups: dict[tuple, list[Job]], wanted: dict[tuple, int], out: Pa
                 cursor[g] += need
             if not batch:
                 break
-            results = pool.imap(_render_worker, [(j, out, tmp_dir) for _, j in batch])
+            results = pool.imap(_render_worker, [(j, out, tmp_dir, mastering) for _, j in batch])
             for (g, _), (job, duration, why) in zip(batch, tqdm(results, total=len(batch), unit="clip",
                                                                  desc=f"render round {round_}")):
                 if duration is not None:
@@ -200,7 +202,7 @@ def build(preset: Preset, out: Path, scratch: Path, workers: int = 2, plan_only:
     (out / "manifest.csv").unlink(missing_ok=True)
     for folder in ("bonafide", "spoof"):
         shutil.rmtree(out / folder, ignore_errors=True)
-    rows = render_all(groups, wanted, out, scratch, workers)
+    rows = render_all(groups, wanted, out, scratch, workers, preset.mastering)
     manifest = write_manifest(preset, rows, out)
     counts = Counter((job.split, job.label) for job, _ in rows)
     print(", ".join(f"{split} {label} {n}" for (split, label), n in sorted(counts.items())), flush=True)

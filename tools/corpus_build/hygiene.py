@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.corpus_build.tools import run
+from tools.corpus_build.tools import BuildError, run
 
 SAMPLE_RATE = 16_000
 MIN_DURATION_S = 2.0  # shortest clip kept (after silence trim)
@@ -115,10 +115,46 @@ def codec_roundtrip(x: np.ndarray, codec: str) -> np.ndarray:
         coded = (np.round(y * 128) + 128).astype(np.uint8) if fmt == "u8" else np.round(y * 32768).astype("<i2")
         return decode_stream(coded.tobytes(), codec)
     encoder, container = LOSSY_ENCODERS[fmt]
-    coded = run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
-                 "-ar", str(rate), "-c:a", encoder, "-b:a", f"{kbps}k", "-f", container, "pipe:1"],
-                stdin=x.astype("<f4").tobytes())
-    return decode_stream(coded, codec)
+    # libvorbis refuses a bitrate its mode tables lack at a rate (e.g. 256k for mono 22,050 Hz):
+    # the nearest it accepts is used, found once per channel and process (same answer every build).
+    ladder = [kbps] + sorted((b for b in LOSSY_KBPS if b != kbps), key=lambda b: (abs(b - kbps), b))
+    for bitrate in ([_WORKING_KBPS[codec]] if codec in _WORKING_KBPS else ladder):
+        try:
+            coded = run(["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+                         "-ar", str(rate), "-c:a", encoder, "-b:a", f"{bitrate}k", "-f", container, "pipe:1"],
+                        stdin=x.astype("<f4").tobytes())
+        except BuildError:
+            continue
+        _WORKING_KBPS[codec] = bitrate
+        return decode_stream(coded, codec)
+    raise BuildError(f"corpus_build: no bitrate of {encoder} encodes channel {codec}")
+
+
+LOSSY_KBPS = (16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 256)   # the bitrates a channel is named by
+_WORKING_KBPS: dict[str, int] = {}
+
+
+def highpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase 4th-order Butterworth high-pass of 16 kHz ``x``: no DC, hum or rumble below ``cutoff_hz``."""
+    from scipy.signal import butter, sosfiltfilt
+
+    if len(x) < 64:
+        return x
+    return sosfiltfilt(butter(4, cutoff_hz, "highpass", fs=SAMPLE_RATE, output="sos"), x)
+
+
+def limit_peaks(x: np.ndarray, ceiling: float, lookahead_s: float = 0.005) -> np.ndarray:
+    """A look-ahead peak limiter: no sample above ``ceiling``, the gain eased over ``lookahead_s`` each side.
+
+    The gain is the minimum of each sample's needed gain (``ceiling / |x|``, at most 1) over a
+    window, then averaged over a window of the same width: at a peak every averaged value is
+    at most the gain the peak needs, so the ceiling holds without hard clipping.
+    """
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    need = np.minimum(1.0, ceiling / np.maximum(np.abs(x), 1e-12))
+    width = 2 * int(lookahead_s * SAMPLE_RATE) + 1
+    return x * uniform_filter1d(minimum_filter1d(need, width, mode="nearest"), width, mode="nearest")
 
 
 def _decode(input_options: tuple[str, ...], source: str, stdin: bytes | None) -> np.ndarray:
@@ -204,16 +240,36 @@ def resample(x: np.ndarray, sr: int, target: int = SAMPLE_RATE) -> np.ndarray:
     return resample_poly(x, target // g, sr // g)
 
 
-def finish(x: np.ndarray, target_s: float, codec: str | None) -> np.ndarray | None:
+@dataclass(frozen=True)
+class Mastering:
+    """What a preset adds to every clip of both classes after its channel (None: nothing).
+
+    ``highpass_hz``: a ``highpass`` cutoff (removes DC offsets and rumble that a generator or a
+    recording room adds); ``peak_dbfs``: a ``limit_peaks`` ceiling applied after loudness
+    normalisation (a generator's peakier waveform is not left as a level cue).
+    """
+
+    highpass_hz: float | None = None
+    peak_dbfs: float | None = None
+
+
+NO_MASTERING = Mastering()
+
+
+def finish(x: np.ndarray, target_s: float, codec: str | None, mastering: Mastering = NO_MASTERING) -> np.ndarray | None:
     """Common post-processing of one 16 kHz clip; None if it is shorter than ``MIN_DURATION_S``.
 
     ``codec`` None says the waveform is already decoded from its channel (bona fide
     prompts); otherwise it is levelled to ``CODEC_LEVEL_DBFS`` and round-tripped through
-    that channel's codec first. Then: trim, cut to ``target_s`` seconds, fade, normalise.
+    that channel's codec first. Then: the ``mastering`` high-pass, trim, cut to ``target_s``
+    seconds, fade, normalise, the ``mastering`` peak limit.
     """
     if codec is not None:
         x = codec_roundtrip(set_level(x, CODEC_LEVEL_DBFS, 0.95), codec)
+    if mastering.highpass_hz is not None:
+        x = highpass(x, mastering.highpass_hz)
     x = trim_silence(x)
     if len(x) < MIN_DURATION_S * SAMPLE_RATE:
         return None
-    return set_level(fade(cut_at_pause(x, target_s)), TARGET_LEVEL_DBFS, PEAK_LIMIT)
+    y = set_level(fade(cut_at_pause(x, target_s)), TARGET_LEVEL_DBFS, PEAK_LIMIT)
+    return y if mastering.peak_dbfs is None else limit_peaks(y, 10 ** (mastering.peak_dbfs / 20))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tools.corpus_build.hygiene import NO_MASTERING, Mastering
 from tools.corpus_build.sources import Source
 
 SPLIT_FRACTIONS = {"train": 0.60, "val": 0.15, "test": 0.25}
@@ -54,6 +55,7 @@ class Preset:
     # and sources whose every clip is in test.
     bonafide_minutes: dict[str, float] | None = None
     test_only_sources: tuple[str, ...] = ()
+    mastering: Mastering = NO_MASTERING
 
 
 CORE_SOURCES = (
@@ -160,6 +162,9 @@ WILD = Preset(
     pair_tts_with_prompt=True,
     spoof_per_bonafide=2.0,
     extra_fields=("condition", "language", "source"),
+    # Home recordings bring hum and DC, generators (LPC's pulse train) DC and peaky waveforms: both
+    # classes are high-passed at 70 Hz and peak-limited at -9 dBFS, 14 dB above their loudness.
+    mastering=Mastering(highpass_hz=70.0, peak_dbfs=-9.0),
     bonafide_minutes={"asterisk": 25, "tuxpaint": 35, "klettres": 20, "ktuberling": 20, "hedgewars": 12,
                       "warzone": 10, "kajongg": 5, "sky": 20, "queen": 20},
 )

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.corpus_build.hygiene import channel_name
+from tools.corpus_build.hygiene import LOSSY_KBPS, channel_name
 
 # What each source's package is, for the corpus README and the fetch step.
 PACKAGES = {
@@ -31,7 +31,6 @@ PACKAGES = {
     "sky": "beneath-a-steel-sky",
     "queen": "flight-of-the-amazon-queen",
 }
-LOSSY_KBPS = (16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 256)   # bitrates a channel is rounded to
 PROCESSED_VOICES = {"hedgewars": ("Robot",), "warzone": ("audio/nexus/", "sequenceaudio/nex")}
 # Warzone 2100's folders of spoken lines (the rest is effects, music and laughter).
 WARZONE_SPEECH = ("audio/tutorial/", "audio/memressp/", "audio/vtoltalk/", "audio/trnsppil/",
