@@ -182,3 +182,20 @@ def test_mastering_removes_dc_and_limits_peaks_without_clipping():
     far = np.r_[0:7000, 9000:len(x)]
     assert np.array_equal(z[far], x[far])   # the gain is eased only near the peak
     assert np.sum(np.abs(z) > 0.3 - 1e-9) == 1   # the click meets the ceiling; nothing is flattened beside it
+
+
+def test_an_interrupted_build_keeps_its_finished_clips(tmp_path):
+    """render() reuses a clip already written by a run of the same build; build_id names the build."""
+    from tools.corpus_build.build import build_id, render
+    from tools.corpus_build.plan import Job
+    from tools.corpus_build.presets import LARGE
+
+    assert build_id(WILD) == build_id(WILD) != build_id(LARGE)
+    done = tmp_path / "bonafide" / "a.flac"
+    done.parent.mkdir()
+    sf.write(done, np.zeros(40000), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    # A job whose source does not exist: rendering it would fail, so a result proves the reuse.
+    job = Job("bonafide/a.flac", "bonafide", "s", "-", "train", "en", "n", "", tmp_path / "missing.wav", "", 3.0,
+              "g722")
+    assert render(job, tmp_path, tmp_path) == pytest.approx(2.5)
+    assert not list(tmp_path.rglob("*.part"))

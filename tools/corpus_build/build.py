@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import importlib.util
 import math
 import multiprocessing
@@ -45,6 +46,9 @@ def render(job: Job, out: Path, tmp_dir: Path, mastering: Mastering = NO_MASTERI
     its duration in seconds or None if too short."""
     import soundfile as sf
 
+    dest = out / job.path
+    if dest.exists():   # rendered by an interrupted run of the same build (``build`` checks its id)
+        return sf.info(str(dest)).frames / SAMPLE_RATE
     seed = seed_for(job.path)
     if job.label == "bonafide":
         x, _ = sf.read(job.source, dtype="float64")
@@ -65,9 +69,10 @@ def render(job: Job, out: Path, tmp_dir: Path, mastering: Mastering = NO_MASTERI
                    mastering=mastering)
     if y is None:
         return None
-    dest = out / job.path
     dest.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(dest, y.astype(np.float32), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    temp = dest.with_name(dest.name + ".part")   # renamed when complete: a killed run leaves no half clip
+    sf.write(temp, y.astype(np.float32), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    temp.replace(dest)
     return len(y) / SAMPLE_RATE
 
 
@@ -163,6 +168,15 @@ def check_prerequisites(preset: Preset) -> None:
                                      f"`apt-get install {FESTIVAL_PACKAGES[voice]}`")
 
 
+def build_id(preset: Preset) -> str:
+    """What decides a build's clips: the preset and the builder's own code (SHA-256, hex)."""
+    digest = hashlib.sha256(repr(preset).encode())
+    here = Path(__file__).parent
+    for path in sorted(p for p in here.rglob("*") if p.suffix in (".py", ".mjs")):
+        digest.update(str(path.relative_to(here)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def plan_table(groups: dict[tuple, list[Job]], wanted: dict[tuple, int]) -> str:
     """One line per quota group: wanted clips and available candidates."""
     return "\n".join(f"  {' '.join(g):<40} {wanted[g]:>5} of {len(jobs):>5} candidates"
@@ -197,11 +211,17 @@ def build(preset: Preset, out: Path, scratch: Path, workers: int = 2, plan_only:
         print(f"warning: {line}", file=sys.stderr)
     if plan_only:
         return None
-    # An old manifest would name files about to be replaced: it goes with them, and the new one
-    # is written only once every clip is.
+    # The clips of an interrupted run of this same build (same preset, same builder code) are kept
+    # and not rendered again; any other build's go. The manifest is written only once every clip is.
     (out / "manifest.csv").unlink(missing_ok=True)
-    for folder in ("bonafide", "spoof"):
-        shutil.rmtree(out / folder, ignore_errors=True)
+    stamp, identity = out / ".build-id", build_id(preset)
+    if not stamp.exists() or stamp.read_text() != identity:
+        for folder in ("bonafide", "spoof"):
+            shutil.rmtree(out / folder, ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(identity)
+    else:
+        print(f"resuming: clips already in {out} are kept", flush=True)
     rows = render_all(groups, wanted, out, scratch, workers, preset.mastering)
     manifest = write_manifest(preset, rows, out)
     counts = Counter((job.split, job.label) for job, _ in rows)
