@@ -56,12 +56,13 @@ def render(job: Job, out: Path, tmp_dir: Path, mastering: Mastering = NO_MASTERI
     elif job.system in VOCODERS:
         src, _ = sf.read(job.source, dtype="float64")
         src = trim_silence(src)[: int((job.target_s + 0.3) * SAMPLE_RATE)]
+        estimator = job.voice or "harvest"   # a vocoded job's "voice": its F0 estimator
         if job.system == "world":
-            copy = vocode_world(src)
+            copy = vocode_world(src, estimator)
         elif job.system == "griffinlim":
             copy = vocode_griffinlim(src, seed)
         else:
-            copy = vocode_lpc(src, seed)
+            copy = vocode_lpc(src, seed, estimator=estimator)
         y = finish(copy, job.target_s, codec=job.codec, mastering=mastering)
     else:
         tmp = tmp_dir / Path(job.path).with_suffix("").name

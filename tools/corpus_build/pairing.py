@@ -20,6 +20,9 @@ from tools.corpus_build.plan import Job, file_id
 from tools.corpus_build.tools import seed_for
 from tools.corpus_build.wild_prompts import WildPrompt
 
+# The vocoders' F0 estimator: DIO + StoneMask, measured 15x cheaper than Harvest on a 2.5 s clip
+# (0.03 s against 0.45 s of CPU), which keeps the build of ~2,000 vocoded copies within its budget.
+VOCODER_F0 = "dio"
 CHARS_PER_S = 16.0   # characters of text per second of speech, about what the engines speak
 
 
@@ -73,6 +76,7 @@ def wild_jobs(prompts: list[WildPrompt], systems: dict[str, tuple[str, ...]],
 
 
 def _vocoded(p: WildPrompt, system: str, stem: str, clip_s: float) -> Job:
-    """A vocoded copy of bona fide clip ``p`` by ``system``, on its channel, ``clip_s`` seconds at most."""
+    """A vocoded copy of bona fide clip ``p`` by ``system``, on its channel, ``clip_s`` seconds at most;
+    F0 by DIO + StoneMask (``VOCODER_F0``)."""
     return Job(f"spoof/{system}/{file_id(p.speaker, stem)}.flac", "spoof", p.speaker, system, p.split, p.lang,
-               p.name, p.text, p.wav, "", clip_s, p.codec, p.source)
+               p.name, p.text, p.wav, VOCODER_F0, clip_s, p.codec, p.source)

@@ -23,7 +23,8 @@ class Job:
 
     ``source`` is the decoded prompt for bona fide and vocoded clips (None for
     TTS); ``voice`` is the engine's voice name for TTS; ``target_s`` the length
-    in seconds the clip is cut to if it is longer; ``codec`` the channel the clip
+    in seconds the clip is cut to if it is longer (a vocoder's ``voice``: its F0 estimator,
+    ``generators.F0_ESTIMATORS``, "" for Harvest); ``codec`` the channel the clip
     is (bona fide) or is put through (spoof); ``origin`` the bona fide source of the
     clip or of the clip it is paired with (the `wild` preset's; "" in the others).
     """

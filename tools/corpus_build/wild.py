@@ -17,9 +17,9 @@ from pathlib import Path
 from tools.corpus_build.pairing import wild_jobs
 from tools.corpus_build.plan import Job, split_text_ids, target_length_s
 from tools.corpus_build.presets import Preset
-from tools.corpus_build.sources import decode_prompts, fetch_packages, fetch_sources
+from tools.corpus_build.sources import fetch_packages, fetch_sources
 from tools.corpus_build.wild_prompts import WildPrompt, choose, decode_all, join
-from tools.corpus_build.wild_sources import PACKAGES, READERS, Recording, tuxpaint_texts
+from tools.corpus_build.wild_sources import PACKAGES, READERS, Recording, asterisk, tuxpaint_texts
 
 MIN_POOL_TEXT_CHARS = 3   # shorter pool texts (a letter, "Ok") make TTS that is mostly silence
 
@@ -30,10 +30,11 @@ def wild_plan(preset: Preset, scratch: Path, workers: int) -> list[Job]:
     root = fetch_packages([PACKAGES[s] for s in budgets if s in PACKAGES], scratch)
     fetch_sources(preset.sources, scratch)   # the Asterisk prompt packages, into the same root
     recordings = {source: READERS[source](root) for source in budgets if source in READERS}
-    asterisk = asterisk_recordings(preset, root, scratch, workers)
+    if "asterisk" in budgets:
+        recordings["asterisk"] = asterisk(root, preset.sources)
     stamps = tuxpaint_texts(root) if "tuxpaint" in budgets else {}
     split_of = split_text_ids([r.name for recs in recordings.values() for r in recs]
-                              + [r.name for r in asterisk] + [f"tuxpaint/{stamp}" for stamp in stamps])
+                              + [f"tuxpaint/{stamp}" for stamp in stamps])
 
     def split(rec: Recording) -> str | None:
         """A test-only source's clips all go to test; a test-only speaker's, as in ``large``, only
@@ -48,25 +49,16 @@ def wild_plan(preset: Preset, scratch: Path, workers: int) -> list[Job]:
         return target_length_s(preset, key)
 
     recordings = {source: [r for r in recs if split(r)] for source, recs in recordings.items()}
-    asterisk = [r for r in asterisk if split(r)]
     chosen = {source: choose(recs, budgets[source], source) for source, recs in recordings.items()}
     for source, recs in chosen.items():
         print(f"{source}: {len(recs)} recordings, {sum(r.duration_s for r in recs) / 60:.1f} min chosen "
               f"from {len(recordings[source])}", flush=True)
     decode_all(root, [r for recs in chosen.values() for r in recs], scratch, workers)
     prompts = join([r for recs in chosen.values() for r in recs], split, target, scratch)
-    prompts += [WildPrompt(r.source, r.speaker, r.lang, r.name, r.text, Path(r.path), r.duration_s, r.channel,
-                           split(r), 1) for r in choose(asterisk, budgets["asterisk"], "asterisk")]
-    missing = sorted(set(budgets) - set(recordings) - {"asterisk"})
+    missing = sorted(set(budgets) - set(recordings))
     if missing:
         print(f"warning: no reader for {', '.join(missing)}: left out", file=sys.stderr)
     return wild_jobs(prompts, preset.spoof_systems, preset.tts_voices, text_pools(prompts, stamps, split_of), target)
-
-
-def asterisk_recordings(preset: Preset, root: Path, scratch: Path, workers: int) -> list[Recording]:
-    """The Asterisk prompts (decoded as for ``large``) as recordings of source ``asterisk``."""
-    return [Recording("asterisk", p.speaker, p.lang, f"asterisk/{p.name}", p.text, str(p.wav), "", p.codec,
-                      p.duration_s) for p in decode_prompts(preset.sources, root, scratch, workers)]
 
 
 def text_pools(prompts: list[WildPrompt], stamps: dict[str, dict[str, str]],

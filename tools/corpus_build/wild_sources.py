@@ -221,6 +221,29 @@ def warzone(root: Path) -> list[Recording]:
     return recordings
 
 
+# Bytes per second of the Asterisk prompt channels: G.722 at 64 kbit/s, GSM 06.10 (33 bytes per
+# 20 ms), 16-bit PCM at 8 kHz (WAV: 44 header bytes): a prompt's length without decoding it.
+ASTERISK_BYTES_PER_S = {"g722": 8000.0, "gsm": 1650.0, "pcm8k": 16000.0}
+
+
+def asterisk(root: Path, prompt_sets) -> list[Recording]:
+    """The transcribed Asterisk prompts of ``prompt_sets`` (``sources.Source``), as ``large`` reads them;
+    text ids ``asterisk/<prompt name>`` (shared across languages and speakers)."""
+    from tools.corpus_build.sources import SKIP_FOLDERS, SOUNDS, read_transcripts
+
+    recordings = []
+    for source in prompt_sets:
+        for name, text in sorted(read_transcripts(root, source.lang).items()):
+            audio = root / SOUNDS / source.folder / f"{name}{source.suffix}"
+            if name.split("/")[0] in SKIP_FOLDERS or not audio.exists():
+                continue
+            header = 44 if source.suffix == ".wav" else 0
+            duration_s = max(audio.stat().st_size - header, 0) / ASTERISK_BYTES_PER_S[source.codec]
+            recordings.append(Recording("asterisk", source.speaker, source.lang, f"asterisk/{name}", text,
+                                        str(audio.relative_to(root)), "", source.codec, duration_s))
+    return recordings
+
+
 SKY = Path("usr/share/scummvm/beneath-a-steel-sky")
 QUEEN = Path("usr/share/scummvm/flight-of-the-amazon-queen/queen.1c")
 
