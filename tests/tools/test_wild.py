@@ -199,3 +199,23 @@ def test_an_interrupted_build_keeps_its_finished_clips(tmp_path):
               "g722")
     assert render(job, tmp_path, tmp_path) == pytest.approx(2.5)
     assert not list(tmp_path.rglob("*.part"))
+
+
+def test_asterisk_prompts_are_read_with_their_text_and_length_without_decoding(tmp_path):
+    import gzip
+
+    from tools.corpus_build.sources import SOUNDS, Source
+    from tools.corpus_build.wild_sources import asterisk
+
+    doc = tmp_path / "usr/share/doc/asterisk-core-sounds-en"
+    doc.mkdir(parents=True)
+    with gzip.open(doc / "core-sounds-en.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("vm-goodbye: Goodbye.\ndigits/1: one\nbeep: [tone]\n")
+    folder = tmp_path / SOUNDS / "en"
+    (folder / "digits").mkdir(parents=True)
+    for name in ("vm-goodbye", "digits/1", "beep"):
+        (folder / f"{name}.g722").write_bytes(bytes(12000))
+    recordings = asterisk(tmp_path, (Source("pkg", "en", "allison", "en", "g722", ".g722"),))
+    assert [(r.name, r.text, r.channel, r.speaker) for r in recordings] == [
+        ("asterisk/vm-goodbye", "Goodbye.", "g722", "allison")]   # digits skipped, annotated text dropped
+    assert recordings[0].duration_s == pytest.approx(1.5)   # 12,000 bytes of 64 kbit/s G.722
