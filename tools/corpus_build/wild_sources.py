@@ -31,6 +31,7 @@ PACKAGES = {
     "sky": "beneath-a-steel-sky",
     "queen": "flight-of-the-amazon-queen",
 }
+SHIPPED_RATES_HZ = (8000, 48000)   # sample rates of real recordings; others are mislabelled files
 PROCESSED_VOICES = {"hedgewars": ("Robot",), "warzone": ("audio/nexus/", "sequenceaudio/nex")}
 # Warzone 2100's folders of spoken lines (the rest is effects, music and laughter).
 WARZONE_SPEECH = ("audio/tutorial/", "audio/memressp/", "audio/vtoltalk/", "audio/trnsppil/",
@@ -98,19 +99,26 @@ def _vorbis_nominal_kbps(head: bytes) -> float | None:
 def _files(root: Path, source: str, pattern: str, speaker_lang, text_of=lambda path: "") -> list[Recording]:
     """Recordings of the plain files matching ``pattern`` under ``root``.
 
-    ``speaker_lang(path)`` -> (speaker, language, text id) or None to skip the file.
+    ``speaker_lang(path)`` -> (speaker, language, text id) or None to skip the file. A file
+    whose header claims a rate outside ``SHIPPED_RATES_HZ`` is left out and counted (KLettres
+    ships 29 files marked 128 kHz: no encoder codes that channel, and the rate is a mislabel).
     """
     import soundfile as sf
 
-    recordings = []
+    recordings, odd_rates = [], 0
     for path in sorted(root.glob(pattern)):
         who = speaker_lang(path)
         if who is None:
             continue
         info = sf.info(str(path))
+        if not SHIPPED_RATES_HZ[0] <= info.samplerate <= SHIPPED_RATES_HZ[1]:
+            odd_rates += 1
+            continue
         speaker, lang, name = who
         recordings.append(Recording(source, speaker, lang, name, text_of(path), str(path.relative_to(root)), "",
                                     file_channel(path, info), info.duration))
+    if odd_rates:
+        print(f"{source}: {odd_rates} files left out, their rate outside {SHIPPED_RATES_HZ} Hz", flush=True)
     return recordings
 
 
