@@ -139,7 +139,8 @@ def test_every_clip_gets_two_spoofs_on_its_own_channel():
         assert all(job.system in WILD.spoof_systems[prompt.split] for job in mine[1:])
     xx = [job.system for job in jobs if job.name == "t/xx4.0"][1:]
     assert len(set(xx)) == 2 and all(s in ("griffinlim", "lpc") for s in xx)   # no TTS speaks "xx"
-    en_tts = [job for job in jobs if job.name == "t/en3.0" and job.source is None]
+    en_tts = [job for job in jobs if job.name == "t/en3.0" and job.label == "spoof"
+              and job.system not in ("griffinlim", "lpc", "world")]
     assert en_tts[0].text.startswith("Hello there.") and en_tts[0].lang == "en"
 
 
@@ -219,3 +220,19 @@ def test_asterisk_prompts_are_read_with_their_text_and_length_without_decoding(t
     assert [(r.name, r.text, r.channel, r.speaker) for r in recordings] == [
         ("asterisk/vm-goodbye", "Goodbye.", "g722", "allison")]   # digits skipped, annotated text dropped
     assert recordings[0].duration_s == pytest.approx(1.5)   # 12,000 bytes of 64 kbit/s G.722
+
+
+def test_room_tone_gives_clean_speech_the_real_clips_background_at_its_level():
+    from tools.corpus_build.hygiene import active_rms, add_room_tone, frame_db
+
+    rng = np.random.default_rng(2)
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    envelope = (np.sin(2 * np.pi * 1.0 * t) > 0).astype(float)       # speech bursts and pauses
+    recording = 0.1 * envelope * np.sin(2 * np.pi * 300 * t) + 0.001 * rng.standard_normal(len(t))
+    clean = 0.2 * envelope * np.sin(2 * np.pi * 500 * t)            # digital silence in its pauses
+    y = add_room_tone(clean, recording, seed=0)
+    pauses = envelope == 0
+    ratio_real = np.std(recording[pauses]) / active_rms(recording)
+    ratio_tts = np.std(y[pauses]) / active_rms(clean)
+    assert ratio_tts == pytest.approx(ratio_real, rel=0.1)          # same noise-to-speech level
+    assert np.percentile(frame_db(y), 5) > np.percentile(frame_db(clean), 5) + 40

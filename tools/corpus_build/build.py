@@ -30,7 +30,15 @@ from tools.corpus_build.generators import (
     vocode_world,
 )
 from tools.corpus_build.gnuspeech import install_gnuspeech
-from tools.corpus_build.hygiene import MIN_DURATION_S, NO_MASTERING, SAMPLE_RATE, Mastering, finish, trim_silence
+from tools.corpus_build.hygiene import (
+    MIN_DURATION_S,
+    NO_MASTERING,
+    SAMPLE_RATE,
+    Mastering,
+    add_room_tone,
+    finish,
+    trim_silence,
+)
 from tools.corpus_build.plan import Job, candidate_jobs, quota_shortfalls, quotas, split_names
 from tools.corpus_build.presets import PRESETS, SPLIT_FRACTIONS, Preset
 from tools.corpus_build.sources import decode_prompts, fetch_sources
@@ -66,8 +74,10 @@ def render(job: Job, out: Path, tmp_dir: Path, mastering: Mastering = NO_MASTERI
         y = finish(copy, job.target_s, codec=job.codec, mastering=mastering)
     else:
         tmp = tmp_dir / Path(job.path).with_suffix("").name
-        y = finish(synthesize(job.system, job.voice, job.lang, job.text, tmp), job.target_s, codec=job.codec,
-                   mastering=mastering)
+        speech = synthesize(job.system, job.voice, job.lang, job.text, tmp)
+        if mastering.room_tone and job.source is not None:   # the paired real clip's background
+            speech = add_room_tone(speech, sf.read(job.source, dtype="float64")[0], seed)
+        y = finish(speech, job.target_s, codec=job.codec, mastering=mastering)
     if y is None:
         return None
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -143,6 +143,29 @@ def highpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     return sosfiltfilt(butter(4, cutoff_hz, "highpass", fs=SAMPLE_RATE, output="sos"), x)
 
 
+ROOM_TONE_BELOW_DB = 30.0   # a frame this far below a clip's loudest frame is background, not speech
+
+
+def add_room_tone(x: np.ndarray, recording: np.ndarray, seed: int) -> np.ndarray:
+    """``x`` (16 kHz) with ``recording``'s background noise added at ``recording``'s own noise-to-speech level.
+
+    The background is ``recording``'s 10 ms hops whose 20 ms frame lies ``ROOM_TONE_BELOW_DB``
+    below its loudest (or its quietest tenth, if fewer), laid end to end in a seeded order to
+    ``x``'s length, and scaled by the ratio of the two clips' active levels (``active_rms``).
+    """
+    db = frame_db(recording)
+    hop = int(HOP_S * SAMPLE_RATE)
+    quiet = np.flatnonzero(db < db.max() - ROOM_TONE_BELOW_DB)
+    if len(quiet) < max(1, len(db) // 10):
+        quiet = np.argsort(db)[: max(1, len(db) // 10)]
+    chunks = [recording[i * hop: (i + 1) * hop] for i in quiet if (i + 1) * hop <= len(recording)]
+    if not chunks or not len(x):
+        return x
+    order = np.random.default_rng(seed).integers(0, len(chunks), size=-(-len(x) // hop))
+    tone = np.concatenate([chunks[i] for i in order])[: len(x)]
+    return x + tone * (active_rms(x) / max(active_rms(recording), 1e-9))
+
+
 def limit_peaks(x: np.ndarray, ceiling: float, lookahead_s: float = 0.005) -> np.ndarray:
     """A look-ahead peak limiter: no sample above ``ceiling``, the gain eased over ``lookahead_s`` each side.
 
@@ -246,11 +269,14 @@ class Mastering:
 
     ``highpass_hz``: a ``highpass`` cutoff (removes DC offsets and rumble that a generator or a
     recording room adds); ``peak_dbfs``: a ``limit_peaks`` ceiling applied after loudness
-    normalisation (a generator's peakier waveform is not left as a level cue).
+    normalisation (a generator's peakier waveform is not left as a level cue); ``room_tone``:
+    a TTS clip gets the background noise of the real clip it is paired with (``add_room_tone``),
+    before that clip's channel, as if said in the same room.
     """
 
     highpass_hz: float | None = None
     peak_dbfs: float | None = None
+    room_tone: bool = False
 
 
 NO_MASTERING = Mastering()

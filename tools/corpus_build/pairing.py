@@ -63,8 +63,9 @@ def wild_jobs(prompts: list[WildPrompt], systems: dict[str, tuple[str, ...]],
         if speakers and text:
             system, voice = speakers[seed_for(f"tts/{clip_key}") % len(speakers)]
             speaker = f"{system.split('_')[0]}_{voice}"
+            # Its ``source`` is the paired real clip: where the room tone comes from (``Mastering.room_tone``).
             jobs.append(Job(f"spoof/{system}/{file_id(voice, p.speaker, stem)}.flac", "spoof", speaker, system,
-                            p.split, p.lang, p.name, text, None, voice, clip_s, p.codec, p.source))
+                            p.split, p.lang, p.name, text, p.wav, voice, clip_s, p.codec, p.source))
         else:
             second = [v for v in vocoders if v != first]
             jobs.append(_vocoded(p, second[seed_for(f"vocoder2/{clip_key}") % len(second)], stem, clip_s))

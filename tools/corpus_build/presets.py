@@ -164,7 +164,8 @@ WILD = Preset(
     extra_fields=("condition", "language", "source"),
     # Home recordings bring hum and DC, generators (LPC's pulse train) DC and peaky waveforms: both
     # classes are high-passed at 70 Hz and peak-limited at -9 dBFS, 14 dB above their loudness.
-    mastering=Mastering(highpass_hz=70.0, peak_dbfs=-9.0),
+    # TTS pauses are digital silence: each TTS clip gets its paired real clip's room tone.
+    mastering=Mastering(highpass_hz=70.0, peak_dbfs=-9.0, room_tone=True),
     # Minutes of shipped recordings per source: about 2.2 h of bona fide clips after trimming and
     # cutting, so 6.5 h with two spoofs each.
     bonafide_minutes={"asterisk": 28, "tuxpaint": 42, "klettres": 22, "ktuberling": 22, "hedgewars": 13,
