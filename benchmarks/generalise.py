@@ -48,7 +48,8 @@ from benchmarks.evidence import format_percent, mean_std
 from benchmarks.frontends import _call, _detector, _evaluated, _history
 
 CSV_COLUMNS = ("protocol", "train_corpus", "fold", "source", "test_corpus", "seed", "eer", "min_dcf", "act_dcf",
-               "cllr", "n_bonafide", "n_spoof", "eer_whole_test", "note", "best_epoch", "train_seconds")
+               "cllr", "n_bonafide", "n_spoof", "eer_whole_test", "eer_unseen_systems", "note", "best_epoch",
+               "train_seconds")
 NO_TEST_CLIPS = "no test clips"
 TEST_ONLY = "test-only source"   # a standard run's per-source row: no bona fide clip of it in the train split
 TRAINED = "trained.json"   # written when `detector train` exits 0: the run is finished, early stop or not
@@ -251,6 +252,13 @@ def _training_record(folder: Path) -> dict:
     return {"best_epoch": best["epoch"], "train_seconds": sum(float(row["seconds"]) for row in history)}
 
 
+def unseen_systems_eer(metrics: dict) -> float | str:
+    """EER of the test split's bona fide clips against the spoof systems its training split never
+    held (evaluate's ``seen_unseen``), or "" when every test system was seen in training."""
+    unseen = (metrics.get("seen_unseen") or {}).get("systems", {}).get("unseen")
+    return unseen["eer"] if unseen else ""
+
+
 def _metric_cells(report: dict) -> dict:
     return {"eer": report["eer"], "min_dcf": report["min_dcf"], "act_dcf": report["act_dcf"],
             "cllr": report["cllr"], "n_bonafide": report.get("n_bonafide", ""), "n_spoof": report.get("n_spoof", "")}
@@ -307,7 +315,7 @@ def run_all(args) -> tuple[list[dict], list[str]]:
                          "eer_whole_test": own["eer"], **record})
         else:
             rows.append({**base, "protocol": "standard", "source": "", "test_corpus": corpus.label,
-                         **_metric_cells(own), **record})
+                         **_metric_cells(own), "eer_unseen_systems": unseen_systems_eer(own), **record})
             if corpus.source_column:
                 for source, report in source_eers(scores, manifest, corpus.source_column).items():
                     if source:
@@ -330,11 +338,11 @@ def _select(rows: list[dict], **where) -> list[dict]:
     return [row for row in rows if all(str(row.get(key, "")) == str(value) for key, value in where.items())]
 
 
-def per_seed(rows: list[dict], seeds, **where) -> list[float]:
-    """The EER of the row matching ``where`` for each seed (NaN where none, or no number)."""
+def per_seed(rows: list[dict], seeds, column: str = "eer", **where) -> list[float]:
+    """``column`` (an EER) of the row matching ``where`` for each seed (NaN where none, or no number)."""
     values = []
     for seed in seeds:
-        found = [row["eer"] for row in _select(rows, seed=seed, **where) if row.get("eer", "") != ""]
+        found = [row[column] for row in _select(rows, seed=seed, **where) if row.get(column, "") != ""]
         values.append(float(found[0]) if found else math.nan)
     return values
 
@@ -374,10 +382,12 @@ def summarise(rows: list[dict], args, notes: list[str] = ()) -> tuple[str, dict[
         lines += [*(f"- {note}" for note in notes), ""]
 
     standard = [row for row in rows if row["protocol"] == "standard" and row["source"] == ""]
-    lines += [f"**Standard test split** ({_seeds_text(seeds)}):", "", "| trained and tested on | EER % |", "|---|---|"]
+    lines += [f"**Standard test split** ({_seeds_text(seeds)}):", "",
+              "| trained and tested on | EER % | EER % against the unseen systems |", "|---|---|---|"]
     for corpus in dict.fromkeys(row["train_corpus"] for row in standard):
         values = per_seed(rows, seeds, protocol="standard", train_corpus=corpus, source="")
-        lines.append(f"| {corpus} | {cell(values)} |")
+        unseen = per_seed(rows, seeds, "eer_unseen_systems", protocol="standard", train_corpus=corpus, source="")
+        lines.append(f"| {corpus} | {cell(values)} | {cell(unseen)} |")
         bars[f"{corpus} test"] = mean_std(values)
 
     loso = [row for row in rows if row["protocol"] == "loso"]

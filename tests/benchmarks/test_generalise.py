@@ -281,3 +281,12 @@ def test_resume_continues_an_unfinished_training_and_refuses_other_flags(tmp_pat
     os.utime(metrics, (1, 1))
     generalise.evaluate(run, folder / "best.pt", manifest, "corpus", args)
     assert len(calls) == 2
+
+
+def test_unseen_systems_eer_is_read_from_evaluates_seen_unseen_breakdown():
+    from benchmarks.generalise import unseen_systems_eer
+
+    metrics = {"seen_unseen": {"systems": {"unseen": {"eer": 0.25}, "seen": {"eer": 0.1}}}}
+    assert unseen_systems_eer(metrics) == 0.25
+    assert unseen_systems_eer({"seen_unseen": {"systems": {"seen": {"eer": 0.1}}}}) == ""
+    assert unseen_systems_eer({}) == ""
