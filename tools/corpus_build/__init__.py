@@ -1,6 +1,6 @@
 """Build real-vs-generated speech corpora from offline sources (the demo corpus and a larger one).
 
-Two presets (``presets.py``):
+Three presets (``presets.py``):
 
 * ``demo``: the built-in corpus under ``detector/data/demo_corpus/`` (about 440
   clips of 2.0-2.5 s, under 20 MB). Bona fide: the Asterisk core-sound studio
@@ -14,6 +14,11 @@ Two presets (``presets.py``):
   fr), so 7 real speakers on 3 channels (G.722 wideband, GSM and 8 kHz PCM
   narrowband); TTS in the matching languages (espeak-ng in all five, Festival
   in en/it/ru, Flite and Piper in en) and vocoded copies of the prompts.
+* ``wild``: real speech of many rooms, voices and languages (WILD.md): the
+  Asterisk prompts, Tux Paint, KLettres and KTuberling volunteers, Hedgewars,
+  Warzone 2100 and Kajongg voices, and two games' dialogue read from their
+  archives (``archives/``), each clip paired with a vocoded copy and a TTS
+  utterance in its language on its own channel (``pairing.py``).
 
 Hygiene, identical for both classes: every clip goes through its channel's codec
 (a prompt was shipped coded; a spoof is levelled to the prompts' studio level
@@ -45,6 +50,8 @@ scratch folder. Build (from the repository root)::
         --out detector/data/demo_corpus --scratch SCRATCH
     VENV/bin/python -m tools.corpus_build --preset large \
         --out DATA/asterisk-large --scratch SCRATCH
+    VENV/bin/python -m tools.corpus_build --preset wild \
+        --out DATA/wild --scratch SCRATCH      # + RHVoice, Node: WILD.md
 
 Only ``manifest.csv`` and the FLAC folders are (re)written in ``--out``.
 """
