@@ -76,8 +76,9 @@ class Choice:
     reason: str
 
 
-def choose(candidates: list[Candidate], criterion: str) -> Choice:
-    """The default by the rule in this module's docstring; ``criterion`` names the values in the reason."""
+def choose(candidates: list[Candidate], criterion: str, speed_unit: str = "clips/s") -> Choice:
+    """The default by the rule in this module's docstring; ``criterion`` names the values in the reason,
+    ``speed_unit`` the unit of ``Candidate.clips_per_s`` (any measure where higher is faster)."""
     scored = [(c, *mean_std(c.values)) for c in candidates]
     scored = [entry for entry in scored if np.isfinite(entry[1])]
     if not scored:
@@ -89,6 +90,6 @@ def choose(candidates: list[Candidate], criterion: str) -> Choice:
     seeds = len(best.values)
     reason = (f"lowest mean {criterion} over {seeds} seed(s): {best.name} {100 * best_mean:.1f} ± "
               f"{100 * best_std:.1f} %; within one standard deviation: "
-              + ", ".join(f"{c.name} ({100 * m:.1f} %, {c.clips_per_s:.0f} clips/s)" for c, m, _ in tied)
+              + ", ".join(f"{c.name} ({100 * m:.1f} %, {c.clips_per_s:.1f} {speed_unit})" for c, m, _ in tied)
               + f"; the fastest of those: {chosen.name}")
     return Choice(chosen.name, tuple(c.name for c, _, _ in tied), reason)

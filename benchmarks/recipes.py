@@ -1,0 +1,139 @@
+"""Training recipes compared on generalisation, the default chosen by code: ``python -m benchmarks.recipes``.
+
+Each recipe of ``--recipes`` (:data:`RECIPES`: ``detector train`` flags on top of the defaults) goes
+through :mod:`benchmarks.generalise` with the same corpora, seeds, epochs and folds, into
+``OUT/<recipe>/`` (resuming there). Then :func:`decide` applies the rule written before the runs:
+
+    per seed, the mean EER over the generalisation folds -- the home corpus's test clips against
+    the spoof systems its training never held, every cross-corpus direction, and every
+    leave-one-source-out fold -- and the lowest mean over seeds wins; recipes within one
+    standard deviation of it are tied and the fastest to train of those is chosen
+    (:func:`benchmarks.evidence.choose`).
+
+It writes ``OUT/recipes.md`` (one row per recipe: each fold's EER as mean ± std over seeds, the
+criterion, the training time) and ``OUT/recipes.csv`` (every generalise row with its recipe), and
+prints the choice with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from pathlib import Path
+
+from benchmarks import generalise
+from benchmarks.evidence import Candidate, choose, format_percent, mean_std
+from detector.config import TrainConfig
+
+# name -> `detector train` flags on top of the defaults; "default" is the code's default recipe as it
+# stands (CQT, the default laundering chain); the others change one thing, as benchmarks.frontends's.
+RECIPES = {"default": [], "logmel": ["--frontend", "logmel"],
+           "rawboost": ["--launder", f"{TrainConfig().launder}; rawboost:5"], "masked": ["--augment-mask", "0.6"]}
+
+
+def fold_values(rows: list[dict], seeds) -> dict[str, list[float]]:
+    """The generalisation folds of one recipe's generalise rows: fold name -> EER per seed."""
+    folds: dict[str, list[float]] = {}
+    standard = [r for r in rows if r["protocol"] == "standard" and r["source"] == ""]
+    home = standard[0]["train_corpus"] if standard else ""
+    if home:
+        folds[f"{home} unseen systems"] = generalise.per_seed(rows, seeds, "eer_unseen_systems", protocol="standard",
+                                                              train_corpus=home, source="")
+    for row in rows:
+        if row["protocol"] == "cross":
+            name = f"{row['train_corpus']} -> {row['test_corpus']}"
+            folds.setdefault(name, generalise.per_seed(rows, seeds, protocol="cross",
+                                                       train_corpus=row["train_corpus"],
+                                                       test_corpus=row["test_corpus"]))
+        elif row["protocol"] == "loso" and row.get("eer", "") != "":
+            folds.setdefault(f"without {row['source']}", generalise.per_seed(rows, seeds, protocol="loso",
+                                                                             source=row["source"]))
+    return folds
+
+
+def criterion(folds: dict[str, list[float]], n_seeds: int) -> tuple[float, ...]:
+    """Per seed, the mean EER over the folds that seed has."""
+    values = []
+    for i in range(n_seeds):
+        per_fold = [v[i] for v in folds.values() if v[i] == v[i]]   # NaN where a fold lacks that seed
+        values.append(sum(per_fold) / len(per_fold) if per_fold else float("nan"))
+    return tuple(values)
+
+
+def training_speed(rows: list[dict]) -> float:
+    """Trainings per hour of this recipe's standard runs (from their recorded training seconds): the
+    speed that breaks ties (``Candidate.clips_per_s``: higher is faster, the unit does not matter)."""
+    seconds = [float(r["train_seconds"]) for r in rows if r["protocol"] == "standard" and r["source"] == ""
+               and r.get("train_seconds", "") != ""]
+    return 3600.0 / mean_std(seconds)[0] if seconds else 0.0
+
+
+def decide(results: dict[str, list[dict]], seeds) -> tuple[str, str]:
+    """The chosen recipe and the table (markdown) behind it; ``results``: recipe -> generalise rows."""
+    folds = {name: fold_values(rows, seeds) for name, rows in results.items()}
+    names = list(dict.fromkeys(f for per in folds.values() for f in per))
+    candidates = [Candidate(name, criterion(folds[name], len(seeds)), training_speed(results[name]))
+                  for name in results]
+    choice = choose(candidates, "mean EER over the generalisation folds", speed_unit="trainings/h")
+    lines = [f"EER % (mean ± std over {len(seeds)} seed{'s' if len(seeds) > 1 else ''}: "
+             f"{', '.join(map(str, seeds))}), clean test audio.", "",
+             "| recipe | " + " | ".join(names) + " | criterion | trainings / h |",
+             "|---|" + "---|" * (len(names) + 2)]
+    for candidate in candidates:
+        cells = [format_percent(folds[candidate.name].get(f, [])) for f in names]
+        lines.append(f"| {candidate.name} | " + " | ".join(cells)
+                     + f" | {format_percent(candidate.values)} | {candidate.clips_per_s:.1f} |")
+    lines += ["", f"**Chosen: {choice.chosen}.** {choice.reason}"]
+    return choice.chosen, "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", type=lambda t: t.split(","), default=["default", "logmel"],
+                        help=f"recipes to compare, of {', '.join(RECIPES)}")
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--cross", type=Path)
+    parser.add_argument("--both-directions", action="store_true")
+    parser.add_argument("--out", type=Path, required=True, help="OUT/<recipe>/ per recipe, and the tables")
+    parser.add_argument("--sources", default="", help="leave-one-source-out folds of these sources (comma list)")
+    parser.add_argument("--no-loso", action="store_true")
+    parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--epochs", type=int, default=0)
+    parser.add_argument("--crop-s", type=float, default=0.0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--cache-dir", default=os.environ.get("DETECTOR_CACHE", ""))
+    args = parser.parse_args(argv)
+    unknown = [r for r in args.recipes if r not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe(s) {unknown}; known: {', '.join(RECIPES)}")
+    import csv
+
+    from detector.utils.io import atomic_write_csv, atomic_write_text
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    results = {}
+    for recipe in args.recipes:
+        out = args.out / recipe
+        common = ["--manifest", str(args.manifest), "--out", str(out), "--seeds", args.seeds,
+                  "--device", args.device, "--train-args=" + shlex.join(RECIPES[recipe])]
+        common += ["--cross", str(args.cross)] if args.cross else []
+        common += ["--both-directions"] if args.both_directions else []
+        common += ["--no-loso"] if args.no_loso else (["--sources", args.sources] if args.sources else [])
+        common += ["--epochs", str(args.epochs)] if args.epochs else []
+        common += ["--crop-s", str(args.crop_s)] if args.crop_s else []
+        common += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+        print(f"== recipe {recipe}: python -m benchmarks.generalise {shlex.join(common)}", flush=True)
+        generalise.main(common)
+        with open(out / "generalise.csv", newline="") as f:
+            results[recipe] = list(csv.DictReader(f))
+    chosen, table = decide(results, seeds)
+    atomic_write_text(args.out / "recipes.md", table + "\n")
+    atomic_write_csv(args.out / "recipes.csv", [{"recipe": name, **row} for name, rows in results.items()
+                                                for row in rows], ("recipe",) + generalise.CSV_COLUMNS)
+    print(table)
+    print(f"chosen: {chosen}")
+
+
+if __name__ == "__main__":
+    main()

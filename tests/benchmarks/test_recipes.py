@@ -1,0 +1,44 @@
+"""The recipe comparison's rule: folds gathered from generalise rows, the criterion per seed, the choice."""
+
+from __future__ import annotations
+
+import math
+
+from benchmarks.recipes import criterion, decide, fold_values
+
+
+def _rows(unseen: list[float], cross: list[float], loso: list[float], seconds: float) -> list[dict]:
+    rows = []
+    for seed, (u, c, held) in zip((42, 43, 44), zip(unseen, cross, loso)):
+        base = {"seed": str(seed), "train_seconds": str(seconds), "note": ""}
+        rows.append({**base, "protocol": "standard", "source": "", "train_corpus": "wild", "test_corpus": "wild",
+                     "eer": "0.1", "eer_unseen_systems": str(u)})
+        rows.append({**base, "protocol": "cross", "source": "", "train_corpus": "wild", "test_corpus": "large",
+                     "eer": str(c)})
+        rows.append({**base, "protocol": "loso", "source": "sky", "train_corpus": "wild", "test_corpus": "wild",
+                     "eer": str(held)})
+    return rows
+
+
+def test_the_folds_are_unseen_systems_cross_corpus_and_held_out_sources():
+    folds = fold_values(_rows([0.2, 0.3, 0.4], [0.5, 0.5, 0.5], [0.3, 0.3, 0.3], 60), [42, 43, 44])
+    assert folds == {"wild unseen systems": [0.2, 0.3, 0.4], "wild -> large": [0.5, 0.5, 0.5],
+                     "without sky": [0.3, 0.3, 0.3]}
+    assert criterion(folds, 3) == (1.0 / 3, 1.1 / 3, 1.2 / 3)
+    gap = criterion({"a": [0.2, math.nan], "b": [0.4, 0.6]}, 2)
+    assert gap == (0.30000000000000004, 0.6)   # a seed missing from one fold: the mean of the others
+
+
+def test_the_lower_mean_wins_and_a_tie_goes_to_the_faster_recipe():
+    worse = _rows([0.30, 0.31, 0.32], [0.5, 0.5, 0.5], [0.4, 0.4, 0.4], seconds=60)
+    better = _rows([0.20, 0.21, 0.22], [0.4, 0.4, 0.4], [0.3, 0.3, 0.3], seconds=120)
+    chosen, table = decide({"default": worse, "logmel": better}, [42, 43, 44])
+    assert chosen == "logmel" and "**Chosen: logmel.**" in table
+    # "spread" has the lowest mean (0.383) but a wide spread (std 0.060); "fast" is worse (0.420) but
+    # within one standard deviation of it and trains twice as fast: it is chosen.
+    spread = _rows([0.07, 0.43, 0.25], [0.5, 0.5, 0.5], [0.4, 0.4, 0.4], seconds=60)
+    fast = _rows([0.36, 0.36, 0.36], [0.5, 0.5, 0.5], [0.4, 0.4, 0.4], seconds=30)
+    chosen, table = decide({"spread": spread, "fast": fast}, [42, 43, 44])
+    assert chosen == "fast" and "120.0 trainings/h" in table
+    slow_and_worse = _rows([0.50, 0.50, 0.50], [0.5, 0.5, 0.5], [0.4, 0.4, 0.4], seconds=10)
+    assert decide({"spread": spread, "x": slow_and_worse}, [42, 43, 44])[0] == "spread"   # outside the band
