@@ -10,9 +10,10 @@ through :mod:`benchmarks.generalise` with the same corpora, seeds, epochs and fo
     standard deviation of it are tied and the fastest to train of those is chosen
     (:func:`benchmarks.evidence.choose`).
 
-It writes ``OUT/recipes.md`` (one row per recipe: each fold's EER as mean ± std over seeds, the
-criterion, the training time) and ``OUT/recipes.csv`` (every generalise row with its recipe), and
-prints the choice with its reason.
+Only the folds every recipe has enter the criterion (a recipe run without leave-one-source-out
+folds is compared with the others on the rest). It writes ``OUT/recipes.md`` (one row per recipe:
+each fold's EER as mean ± std over seeds, the criterion, the training time) and ``OUT/recipes.csv``
+(every generalise row with its recipe), and prints the choice with its reason.
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ def training_speed(rows: list[dict]) -> float:
 def decide(results: dict[str, list[dict]], seeds) -> tuple[str, str]:
     """The chosen recipe and the table (markdown) behind it; ``results``: recipe -> generalise rows."""
     folds = {name: fold_values(rows, seeds) for name, rows in results.items()}
-    names = list(dict.fromkeys(f for per in folds.values() for f in per))
-    candidates = [Candidate(name, criterion(folds[name], len(seeds)), training_speed(results[name]))
-                  for name in results]
+    # Only the folds every recipe has: a criterion over different folds would compare different things.
+    names = [f for f in dict.fromkeys(f for per in folds.values() for f in per)
+             if all(f in per for per in folds.values())]
+    candidates = [Candidate(name, criterion({f: folds[name][f] for f in names}, len(seeds)),
+                            training_speed(results[name])) for name in results]
     choice = choose(candidates, "mean EER over the generalisation folds", speed_unit="trainings/h")
     lines = [f"EER % (mean ± std over {len(seeds)} seed{'s' if len(seeds) > 1 else ''}: "
              f"{', '.join(map(str, seeds))}), clean test audio.", "",
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop-s", type=float, default=0.0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache-dir", default=os.environ.get("DETECTOR_CACHE", ""))
+    parser.add_argument("--no-run", action="store_true",
+                        help="decide from the generalise.csv already in OUT/<recipe>/, running nothing")
     args = parser.parse_args(argv)
     unknown = [r for r in args.recipes if r not in RECIPES]
     if unknown:
@@ -123,8 +128,9 @@ def main(argv: list[str] | None = None) -> None:
         common += ["--epochs", str(args.epochs)] if args.epochs else []
         common += ["--crop-s", str(args.crop_s)] if args.crop_s else []
         common += ["--cache-dir", args.cache_dir] if args.cache_dir else []
-        print(f"== recipe {recipe}: python -m benchmarks.generalise {shlex.join(common)}", flush=True)
-        generalise.main(common)
+        if not args.no_run:
+            print(f"== recipe {recipe}: python -m benchmarks.generalise {shlex.join(common)}", flush=True)
+            generalise.main(common)
         with open(out / "generalise.csv", newline="") as f:
             results[recipe] = list(csv.DictReader(f))
     chosen, table = decide(results, seeds)

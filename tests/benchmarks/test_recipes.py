@@ -42,3 +42,11 @@ def test_the_lower_mean_wins_and_a_tie_goes_to_the_faster_recipe():
     assert chosen == "fast" and "120.0 trainings/h" in table
     slow_and_worse = _rows([0.50, 0.50, 0.50], [0.5, 0.5, 0.5], [0.4, 0.4, 0.4], seconds=10)
     assert decide({"spread": spread, "x": slow_and_worse}, [42, 43, 44])[0] == "spread"   # outside the band
+
+
+def test_only_the_folds_every_recipe_has_are_compared():
+    with_loso = _rows([0.2, 0.2, 0.2], [0.4, 0.4, 0.4], [0.9, 0.9, 0.9], seconds=60)
+    without = [row for row in _rows([0.25, 0.25, 0.25], [0.4, 0.4, 0.4], [0.0, 0.0, 0.0], seconds=60)
+               if row["protocol"] != "loso"]
+    chosen, table = decide({"a": with_loso, "b": without}, [42, 43, 44])
+    assert chosen == "a" and "without sky" not in table   # a's bad held-out fold is not held against it
