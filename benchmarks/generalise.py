@@ -271,6 +271,11 @@ class Corpus:
     source_column: str = ""   # only the corpus the folds come from
 
 
+def loso_seeds(args) -> list[int]:
+    """The seeds of the leave-one-source-out folds: ``--loso-seeds``, or every ``--seeds``."""
+    return getattr(args, "loso_seeds", None) or args.seeds
+
+
 def run_all(args) -> tuple[list[dict], list[str]]:
     """Every training and evaluation the flags ask for (resuming); returns the CSV rows and notes."""
     from detector.data.manifest import read_manifest
@@ -292,7 +297,7 @@ def run_all(args) -> tuple[list[dict], list[str]]:
     folds = write_source_folds(home, args.out, column, args.sources) if args.loso else []
 
     plan = [(corpus, "standard", None, seed) for seed in args.seeds for corpus in trained_on]
-    plan += [(corpora[0], fold.name, fold, seed) for seed in args.seeds for fold in folds]
+    plan += [(corpora[0], fold.name, fold, seed) for seed in loso_seeds(args) for fold in folds]
     rows: list[dict] = []
     for corpus, fold_id, fold, seed in tqdm(plan, desc="generalise runs", unit="run"):
         run = Run(corpus.label, fold_id, seed)
@@ -396,7 +401,9 @@ def summarise(rows: list[dict], args, notes: list[str] = ()) -> tuple[str, dict[
         folds = list(dict.fromkeys(row["source"] for row in loso))
         others = sorted({row["source"] for row in rows if row["protocol"] == "standard" and row["source"]
                             and row["train_corpus"] == home} - set(folds))
-        lines += ["", f"**Leave-one-source-out** on {home} ({_seeds_text(seeds)}): EER % of a bona fide source's "
+        which = (_seeds_text(seeds) if loso_seeds(args) == seeds
+                 else f"held out: {_seeds_text(loso_seeds(args))}; standard: {_seeds_text(seeds)}")
+        lines += ["", f"**Leave-one-source-out** on {home} ({which}): EER % of a bona fide source's "
                   "test clips against all spoof test clips. *Held out*: trained without that source's train and "
                   "val rows, bona fide and the spoofs made from or paired with its clips; *standard*: the "
                   "standard run, trained with it (a test-only source: never in training, no fold).", "",
@@ -410,12 +417,12 @@ def summarise(rows: list[dict], args, notes: list[str] = ()) -> tuple[str, dict[
             elif all(row.get("note") == NO_TEST_CLIPS for row in fold_rows):
                 held = NO_TEST_CLIPS
             else:
-                values = per_seed(rows, seeds, protocol="loso", source=source)
+                values = per_seed(rows, loso_seeds(args), protocol="loso", source=source)
                 held = cell(values)
                 bars[f"without {source}"] = mean_std(values)
             trained_with = cell(per_seed(rows, seeds, protocol="standard", train_corpus=home, source=source))
             lines.append(f"| {source} | {counts[0] if counts else '–'} | {held} | {trained_with} |")
-        mean = loso_mean_per_seed(rows, seeds)
+        mean = loso_mean_per_seed(rows, loso_seeds(args))
         lines.append(f"| **mean of the folds** | | {cell(mean)} | |")
         if np.isfinite(mean).any():
             bars["leave-one-source-out mean"] = mean_std(mean)
@@ -471,6 +478,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="hold out only these sources (default: every bona fide source of the train split)")
     parser.add_argument("--no-loso", dest="loso", action="store_false", help="no leave-one-source-out folds")
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[42])
+    parser.add_argument("--loso-seeds", type=lambda t: [int(s) for s in t.split(",")], default=None,
+                        help="seeds of the leave-one-source-out folds (default: --seeds); fewer saves trainings")
     parser.add_argument("--epochs", type=int, default=0, help="--epochs of every training (default: train's)")
     parser.add_argument("--crop-s", type=float, default=0.0, help="--crop-s of every training (default: train's)")
     parser.add_argument("--train-args", default="",

@@ -290,3 +290,12 @@ def test_unseen_systems_eer_is_read_from_evaluates_seen_unseen_breakdown():
     assert unseen_systems_eer(metrics) == 0.25
     assert unseen_systems_eer({"seen_unseen": {"systems": {"seen": {"eer": 0.1}}}}) == ""
     assert unseen_systems_eer({}) == ""
+
+
+def test_fewer_seeds_for_the_folds_are_planned_and_stated():
+    from types import SimpleNamespace
+
+    from benchmarks.generalise import loso_seeds
+
+    assert loso_seeds(SimpleNamespace(seeds=[42, 43, 44], loso_seeds=None)) == [42, 43, 44]
+    assert loso_seeds(SimpleNamespace(seeds=[42, 43, 44], loso_seeds=[42])) == [42]
