@@ -123,7 +123,7 @@ def test_join_makes_clips_of_short_recordings_per_speaker_and_channel(tmp_path, 
 
 
 def _prompt(lang: str, seconds: float, split: str = "train", text: str = "", codec: str = "u8-11025") -> WildPrompt:
-    return WildPrompt("src", f"spk_{lang}", lang, f"t/{lang}{seconds}", text, Path("x.wav"), seconds, codec, split, 1)
+    return WildPrompt(f"spk_{lang}", lang, f"t/{lang}{seconds}", text, Path("x.wav"), seconds, codec, "src", split, 1)
 
 
 def test_every_clip_gets_two_spoofs_on_its_own_channel():

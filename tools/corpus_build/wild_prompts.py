@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tools.corpus_build.hygiene import MIN_DURATION_S, SAMPLE_RATE, decode_file, decode_stream, trim_silence
+from tools.corpus_build.sources import Prompt
 from tools.corpus_build.tools import seed_for
 from tools.corpus_build.wild_sources import Recording
 
@@ -30,21 +31,13 @@ CLIP_CAP_S = 6.0   # a recording counts at most this long against its source's b
 
 
 @dataclass(frozen=True)
-class WildPrompt:
-    """One bona fide clip of the `wild` preset, decoded and trimmed (``wav``: 16 kHz mono 16-bit).
-
-    ``name``: the first recording's text id (its split's); ``parts``: how many recordings
-    were joined; ``duration_s``: the joined clip's length in seconds.
+class WildPrompt(Prompt):
+    """One bona fide clip of the `wild` preset: a ``sources.Prompt`` (``wav``: 16 kHz mono 16-bit,
+    decoded and trimmed; ``name``: the first recording's text id; ``duration_s``: the joined clip's
+    length in seconds) with its ``source``, ``split`` and ``parts``, how many recordings were joined.
     """
 
     source: str
-    speaker: str
-    lang: str
-    name: str
-    text: str
-    wav: Path
-    duration_s: float
-    codec: str
     split: str
     parts: int
 
@@ -155,7 +148,7 @@ def join(recordings: list[Recording], split_of, target_s, scratch: Path) -> list
                 continue
             wav = decoded_path(scratch, first) if len(pending) == 1 else _write_joined(scratch, pending)
             text = " ".join(r.text.strip() for r, _ in pending if r.text.strip())
-            prompts.append(WildPrompt(source, speaker, lang, first.name, text, wav, length_s, channel, split,
+            prompts.append(WildPrompt(speaker, lang, first.name, text, wav, length_s, channel, source, split,
                                       len(pending)))
             pending = []
     return prompts
