@@ -496,7 +496,8 @@ def main(argv: list[str] | None = None) -> None:
     rows, notes = run_all(args)
     table, bars = summarise(rows, args, notes)
     atomic_write_text(args.out / "generalise.md", table)
-    plot(bars, args.out / "generalise.png", f"EER % by protocol, {_seeds_text(args.seeds)}")
+    folds_seeds = "" if loso_seeds(args) == args.seeds else f"\nheld-out folds: {_seeds_text(loso_seeds(args))}"
+    plot(bars, args.out / "generalise.png", f"EER % by protocol, {_seeds_text(args.seeds)}{folds_seeds}")
     print(table)
     print(f"wrote {args.out / 'generalise.csv'}, {args.out / 'generalise.md'}, {args.out / 'generalise.png'}")
 
