@@ -63,9 +63,11 @@ def criterion(folds: dict[str, list[float]], n_seeds: int) -> tuple[float, ...]:
 
 
 def training_speed(rows: list[dict]) -> float:
-    """Trainings per hour of this recipe's standard runs (from their recorded training seconds): the
-    speed that breaks ties (``Candidate.clips_per_s``: higher is faster, the unit does not matter)."""
-    seconds = [float(r["train_seconds"]) for r in rows if r["protocol"] == "standard" and r["source"] == ""
+    """Trainings per hour of this recipe's standard runs on the home corpus (the first one's: the
+    same corpus for every recipe), from their recorded training seconds: the speed that breaks ties
+    (``Candidate.clips_per_s``: higher is faster, the unit does not matter)."""
+    standard = [r for r in rows if r["protocol"] == "standard" and r["source"] == ""]
+    seconds = [float(r["train_seconds"]) for r in standard if r["train_corpus"] == standard[0]["train_corpus"]
                and r.get("train_seconds", "") != ""]
     return 3600.0 / mean_std(seconds)[0] if seconds else 0.0
 
@@ -78,7 +80,7 @@ def decide(results: dict[str, list[dict]], seeds) -> tuple[str, str]:
              if all(f in per for per in folds.values())]
     candidates = [Candidate(name, criterion({f: folds[name][f] for f in names}, len(seeds)),
                             training_speed(results[name])) for name in results]
-    choice = choose(candidates, "mean EER over the generalisation folds", speed_unit="trainings/h")
+    choice = choose(candidates, "EER over the generalisation folds", speed_unit="trainings/h")
     lines = [f"EER % (mean ± std over {len(seeds)} seed{'s' if len(seeds) > 1 else ''}: "
              f"{', '.join(map(str, seeds))}), clean test audio.", "",
              "| recipe | " + " | ".join(names) + " | criterion | trainings / h |",
