@@ -236,3 +236,15 @@ def test_room_tone_gives_clean_speech_the_real_clips_background_at_its_level():
     ratio_tts = np.std(y[pauses]) / active_rms(clean)
     assert ratio_tts == pytest.approx(ratio_real, rel=0.1)          # same noise-to-speech level
     assert np.percentile(frame_db(y), 5) > np.percentile(frame_db(clean), 5) + 40
+
+
+def test_a_shipped_coding_no_channel_reproduces_is_an_error_naming_the_file(tmp_path):
+    from tools.corpus_build.wild_sources import file_channel
+
+    path = tmp_path / "word.flac"
+    sf.write(path, _tone(0.5, 16000), 16000, format="FLAC", subtype="PCM_24")
+    with pytest.raises(ValueError, match="word.flac: PCM_24 audio has no channel"):
+        file_channel(path, sf.info(str(path)))
+    wav = tmp_path / "word.wav"
+    sf.write(wav, _tone(0.5, 8000), 8000, subtype="PCM_16")
+    assert file_channel(wav, sf.info(str(wav))) == "pcm16-8000"

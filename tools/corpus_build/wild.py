@@ -14,6 +14,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from tqdm import tqdm
+
 from tools.corpus_build.pairing import wild_jobs
 from tools.corpus_build.plan import Job, split_text_ids, target_length_s
 from tools.corpus_build.presets import Preset
@@ -29,7 +31,8 @@ def wild_plan(preset: Preset, scratch: Path, workers: int) -> list[Job]:
     budgets = preset.bonafide_minutes
     root = fetch_packages([PACKAGES[s] for s in budgets if s in PACKAGES], scratch)
     fetch_sources(preset.sources, scratch)   # the Asterisk prompt packages, into the same root
-    recordings = {source: READERS[source](root) for source in budgets if source in READERS}
+    recordings = {source: READERS[source](root)
+                  for source in tqdm([s for s in budgets if s in READERS], desc="list recordings", unit="source")}
     if "asterisk" in budgets:
         recordings["asterisk"] = asterisk(root, preset.sources)
     stamps = tuxpaint_texts(root) if "tuxpaint" in budgets else {}

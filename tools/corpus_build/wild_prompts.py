@@ -136,7 +136,7 @@ def join(recordings: list[Recording], split_of, target_s, scratch: Path) -> list
     for rec in recordings:
         groups[(split_of(rec), rec.source, rec.speaker, rec.lang, rec.channel)].append(rec)
     prompts = []
-    for (split, source, speaker, lang, channel), recs in sorted(groups.items()):
+    for (split, source, speaker, lang, channel), recs in tqdm(sorted(groups.items()), desc="join", unit="speaker"):
         pending: list[tuple[Recording, np.ndarray]] = []
         for rec in sorted(recs, key=lambda r: (r.name, r.path, r.member)):
             x, _ = sf.read(decoded_path(scratch, rec), dtype="float64")

@@ -31,6 +31,8 @@ PACKAGES = {
     "sky": "beneath-a-steel-sky",
     "queen": "flight-of-the-amazon-queen",
 }
+# libsndfile's subtype of a shipped file -> the channel format that codes spoofs like it.
+FILE_CHANNELS = {"PCM_16": "pcm16", "PCM_U8": "u8", "VORBIS": "vorbis", "OPUS": "opus", "MPEG_LAYER_III": "mp3"}
 SHIPPED_RATES_HZ = (8000, 48000)   # sample rates of real recordings; others are mislabelled files
 PROCESSED_VOICES = {"hedgewars": ("Robot",), "warzone": ("audio/nexus/", "sequenceaudio/nex")}
 # Warzone 2100's folders of spoken lines (the rest is effects, music and laughter).
@@ -70,11 +72,14 @@ def file_channel(path: Path, info) -> str:
 
     The bitrate is Vorbis's nominal one from the stream header where there is one (a short
     file's average is swollen by its headers), else the file's average, rounded to ``LOSSY_KBPS``.
+    A coding no channel reproduces (24-bit PCM, FLAC, ...) is an error naming the file.
     """
-    subtype = info.subtype.lower()
-    if subtype.startswith("pcm_") or subtype == "pcm_u8":
-        return channel_name("u8" if subtype == "pcm_u8" else "pcm16", info.samplerate)
-    fmt = "opus" if subtype == "opus" else "vorbis" if subtype == "vorbis" else "mp3"
+    fmt = FILE_CHANNELS.get(info.subtype.upper())
+    if fmt is None:
+        raise ValueError(f"corpus_build: {path}: {info.subtype} audio has no channel here "
+                         f"(known: {', '.join(FILE_CHANNELS)})")
+    if fmt in ("pcm16", "u8"):
+        return channel_name(fmt, info.samplerate)
     return lossy_channel(fmt, info, path.read_bytes()[:256], path.stat().st_size)
 
 
