@@ -9,6 +9,7 @@ tied with it, and among the tied the fastest (training clips/s) wins.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +40,12 @@ def format_percent(values) -> str:
 
 
 def bootstrap_eer_interval(score_files: list[Path], condition: str = "clean", draws: int = BOOTSTRAP_DRAWS,
-                           seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+                           seed: int = BOOTSTRAP_SEED, systems: Collection[str] | None = None) -> tuple[float, float]:
     """The 95 % interval (2.5th, 97.5th percentiles) of the seed-mean EER when the test clips are
     resampled with replacement, bona fide and spoof clips separately (so every draw keeps both
     classes' counts), the same draw for every seed's scores (the seeds scored the same clips;
-    the files are read and matched by :func:`detector.engine.fusion.align`).
+    the files are read and matched by :func:`detector.engine.fusion.align`). ``systems``: only the
+    spoof clips of these systems (and every bona fide clip), e.g. the ones training never held.
     """
     try:
         trials = align(score_files, condition)
@@ -53,6 +55,10 @@ def bootstrap_eer_interval(score_files: list[Path], condition: str = "clean", dr
     rng = np.random.default_rng(seed)
     targets = trials.targets
     bonafide, spoof = np.flatnonzero(targets == 1), np.flatnonzero(targets == 0)
+    if systems is not None:
+        spoof = np.array([i for i in spoof if trials.systems[i] in set(systems)], dtype=np.int64)
+        if not spoof.size:
+            raise ValueError(f"{score_files[0]}: no spoof clips of the systems {sorted(systems)}")
     eers = np.empty(draws)
     for draw in range(draws):
         pick_bona, pick_spoof = rng.choice(bonafide, bonafide.size), rng.choice(spoof, spoof.size)

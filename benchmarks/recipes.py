@@ -12,25 +12,36 @@ through :mod:`benchmarks.generalise` with the same corpora, seeds, epochs and fo
 
 Only the folds every recipe has enter the criterion (a recipe run without leave-one-source-out
 folds is compared with the others on the rest). It writes ``OUT/recipes.md`` (one row per recipe:
-each fold's EER as mean ± std over seeds, the criterion, the training time) and ``OUT/recipes.csv``
+each fold's EER as mean ± std over seeds with its bootstrap 95 % interval, the criterion, the
+training time) and ``OUT/recipes.csv``
 (every generalise row with its recipe), and prints the choice with its reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 from pathlib import Path
 
 from benchmarks import generalise
-from benchmarks.evidence import Candidate, choose, format_percent, mean_std
+from benchmarks.evidence import BOOTSTRAP_DRAWS, Candidate, bootstrap_eer_interval, choose, format_percent, mean_std
 from detector.config import TrainConfig
 
 # name -> `detector train` flags on top of the defaults; "default" is the code's default recipe as it
 # stands (CQT, the default laundering chain); the others change one thing, as benchmarks.frontends's.
-RECIPES = {"default": [], "logmel": ["--frontend", "logmel"],
-           "rawboost": ["--launder", f"{TrainConfig().launder}; rawboost:5"], "masked": ["--augment-mask", "0.6"]}
+# "rawboost" adds RawBoost's series 1+2 (the authors' LA setting) to the default chain with the
+# weight of the chain's other conditions together: half of the laundered crops (40 % of all at
+# p=0.8); at weight 1 it would reach 13 %, a dose too small to compare. "rawboost-codecs" adds to it
+# three of ASVspoof 5's evaluation codecs, pre-coded and drawn for half of the training crops (the
+# issue's chain -> + RawBoost -> + RawBoost + codecs ladder).
+_CHAIN_CONDITIONS = [s for s in TrainConfig().launder.split(";") if s.strip() and not s.strip().startswith("p=")]
+_RAWBOOST = ["--launder", f"{TrainConfig().launder}; rawboost:5:w={len(_CHAIN_CONDITIONS)}"]
+TRAIN_CODECS = "codec:aac:32k; codec:amr:12.2k; mp3:64k"
+RECIPES = {"default": [], "logmel": ["--frontend", "logmel"], "rawboost": _RAWBOOST,
+           "rawboost-codecs": _RAWBOOST + ["--train-codecs", TRAIN_CODECS, "--codec-p", "0.5"],
+           "masked": ["--augment-mask", "0.6"]}
 
 
 def fold_values(rows: list[dict], seeds) -> dict[str, list[float]]:
@@ -53,6 +64,34 @@ def fold_values(rows: list[dict], seeds) -> dict[str, list[float]]:
     return folds
 
 
+def fold_intervals(out: Path, rows: list[dict], seeds) -> dict[str, tuple[float, float]]:
+    """Fold name -> the bootstrap 95 % interval of its seed-mean EER (:func:`bootstrap_eer_interval`)
+    from the score files of one recipe's runs under ``out``: the home corpus's unseen systems (their
+    names from evaluate's ``metrics.json``) and each cross-corpus direction. Folds whose runs lack a
+    score file for some seed (left out of the table, like held-out sources, whose test set is not a
+    score file's) get none."""
+    def scores(train: str, test: str) -> list[Path]:
+        files = [generalise.Run(train, "standard", seed).folder(out) / "eval" / test / "scores.txt" for seed in seeds]
+        return files if all(f.is_file() for f in files) else []
+
+    intervals = {}
+    standard = [r for r in rows if r["protocol"] == "standard" and r["source"] == ""]
+    home = standard[0]["train_corpus"] if standard else ""
+    files = scores(home, home) if home else []
+    if files:
+        metrics = json.loads((files[0].parent / "metrics.json").read_text())
+        unseen = ((metrics.get("seen_unseen") or {}).get("systems") or {}).get("unseen")
+        if unseen:
+            intervals[f"{home} unseen systems"] = bootstrap_eer_interval(files, systems=unseen["names"])
+    for row in rows:
+        name = f"{row['train_corpus']} -> {row['test_corpus']}"
+        if row["protocol"] == "cross" and name not in intervals:
+            files = scores(row["train_corpus"], row["test_corpus"])
+            if files:
+                intervals[name] = bootstrap_eer_interval(files)
+    return intervals
+
+
 def criterion(folds: dict[str, list[float]], n_seeds: int) -> tuple[float, ...]:
     """Per seed, the mean EER over the folds that seed has."""
     values = []
@@ -72,8 +111,11 @@ def training_speed(rows: list[dict]) -> float:
     return 3600.0 / mean_std(seconds)[0] if seconds else 0.0
 
 
-def decide(results: dict[str, list[dict]], seeds) -> tuple[str, str]:
-    """The chosen recipe and the table (markdown) behind it; ``results``: recipe -> generalise rows."""
+def decide(results: dict[str, list[dict]], seeds,
+           intervals: dict[str, dict[str, tuple[float, float]]] | None = None) -> tuple[str, str]:
+    """The chosen recipe and the table (markdown) behind it; ``results``: recipe -> generalise rows,
+    ``intervals``: recipe -> :func:`fold_intervals` (shown beside the folds' means; not part of the rule)."""
+    intervals = intervals or {}
     folds = {name: fold_values(rows, seeds) for name, rows in results.items()}
     # Only the folds every recipe has: a criterion over different folds would compare different things.
     names = [f for f in dict.fromkeys(f for per in folds.values() for f in per)
@@ -82,11 +124,15 @@ def decide(results: dict[str, list[dict]], seeds) -> tuple[str, str]:
                             training_speed(results[name])) for name in results]
     choice = choose(candidates, "EER over the generalisation folds", speed_unit="trainings/h")
     lines = [f"EER % (mean ± std over {len(seeds)} seed{'s' if len(seeds) > 1 else ''}: "
-             f"{', '.join(map(str, seeds))}), clean test audio.", "",
+             f"{', '.join(map(str, seeds))}; in brackets the bootstrap 95 % interval of the seed-mean EER, "
+             f"{BOOTSTRAP_DRAWS} draws of the test clips), clean test audio.", "",
              "| recipe | " + " | ".join(names) + " | criterion | trainings / h |",
              "|---|" + "---|" * (len(names) + 2)]
     for candidate in candidates:
         cells = [format_percent(folds[candidate.name].get(f, [])) for f in names]
+        for k, fold in enumerate(names):
+            if fold in intervals.get(candidate.name, {}):
+                cells[k] += " [{:.1f}–{:.1f}]".format(*(100 * x for x in intervals[candidate.name][fold]))
         lines.append(f"| {candidate.name} | " + " | ".join(cells)
                      + f" | {format_percent(candidate.values)} | {candidate.clips_per_s:.1f} |")
     lines += ["", f"**Chosen: {choice.chosen}.** {choice.reason}"]
@@ -135,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
             generalise.main(common)
         with open(out / "generalise.csv", newline="") as f:
             results[recipe] = list(csv.DictReader(f))
-    chosen, table = decide(results, seeds)
+    chosen, table = decide(results, seeds, {recipe: fold_intervals(args.out / recipe, rows, seeds)
+                                            for recipe, rows in results.items()})
     atomic_write_text(args.out / "recipes.md", table + "\n")
     atomic_write_csv(args.out / "recipes.csv", [{"recipe": name, **row} for name, rows in results.items()
                                                 for row in rows], ("recipe",) + generalise.CSV_COLUMNS)

@@ -36,11 +36,11 @@ def test_mean_std_and_the_percent_format():
     assert format_percent([0.123]) == "12.3" and format_percent([]) == "–" and format_percent([""]) == "–"
 
 
-def _scores(path, rng, shift, n=200):
+def _scores(path, rng, shift, n=200, systems=("sys",)):
     labels = np.repeat(["bonafide", "spoof"], n // 2)
     scores = rng.normal(size=n) + np.where(labels == "bonafide", shift, 0.0)
-    lines = [f"utt{k:04d} {label} {'-' if label == 'bonafide' else 'sys'} clean {float(score)!r}"
-             for k, (label, score) in enumerate(zip(labels, scores))]
+    lines = [f"utt{k:04d} {label} {'-' if label == 'bonafide' else systems[k % len(systems)]} clean "
+             f"{float(score)!r}" for k, (label, score) in enumerate(zip(labels, scores))]
     lines += [f"utt{k:04d} {label} - noise 0.0" for k, label in enumerate(labels)]   # another condition
     path.write_text("\n".join(lines) + "\n")
     return (labels == "bonafide"), scores
@@ -62,3 +62,20 @@ def test_the_bootstrap_interval_holds_the_seed_mean_eer_and_is_reproducible(tmp_
         bootstrap_eer_interval([files[0], tmp_path / "other.txt"], draws=10)
     with pytest.raises(ValueError, match="no scores for condition"):
         bootstrap_eer_interval(files, condition="reverb", draws=10)
+
+
+def test_the_bootstrap_interval_of_some_systems_resamples_only_their_spoof_clips(tmp_path):
+    """Clips of an easy system ("a", scored far below every bona fide clip) and of a hard one ("b",
+    scored like bona fide): the interval of "b" alone lies around chance, of both well below it."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat(["bonafide", "spoof"], 100)
+    systems = np.where(np.arange(200) % 2 == 0, "a", "b")
+    scores = rng.normal(size=200) - np.where((labels == "spoof") & (systems == "a"), 6.0, 0.0)
+    lines = [f"utt{k:04d} {label} {'-' if label == 'bonafide' else system} clean {float(score)!r}"
+             for k, (label, system, score) in enumerate(zip(labels, systems, scores))]
+    (tmp_path / "s.txt").write_text("\n".join(lines) + "\n")
+    hard = bootstrap_eer_interval([tmp_path / "s.txt"], draws=200, systems={"b"})
+    both = bootstrap_eer_interval([tmp_path / "s.txt"], draws=200)
+    assert hard[0] < 0.5 < hard[1] and both[1] < hard[0]
+    with pytest.raises(ValueError, match="no spoof clips of the systems"):
+        bootstrap_eer_interval([tmp_path / "s.txt"], draws=10, systems={"c"})

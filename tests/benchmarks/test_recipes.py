@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
-from benchmarks.recipes import criterion, decide, fold_values
+import numpy as np
+import pytest
+
+from benchmarks.recipes import RECIPES, criterion, decide, fold_intervals, fold_values
+from detector.launder.chain import LaunderChain, parse_codec_variants
 
 
 def _rows(unseen: list[float], cross: list[float], loso: list[float], seconds: float) -> list[dict]:
@@ -50,3 +55,45 @@ def test_only_the_folds_every_recipe_has_are_compared():
                if row["protocol"] != "loso"]
     chosen, table = decide({"a": with_loso, "b": without}, [42, 43, 44])
     assert chosen == "a" and "without sky" not in table   # a's bad held-out fold is not held against it
+
+
+def test_every_recipe_is_flags_the_trainer_accepts_and_rawboost_gets_half_the_laundered_crops():
+    from detector.cli.main import build_parser
+
+    for flags in RECIPES.values():
+        build_parser().parse_args(["train", "--out", "r", "--manifest", "m.csv", *flags])   # exits on an unknown flag
+    spec = dict(zip(RECIPES["rawboost"][::2], RECIPES["rawboost"][1::2]))["--launder"]
+    chain = LaunderChain.from_spec(spec)
+    odds = np.diff(chain.cumulative.numpy(), prepend=0.0)
+    assert chain.conditions[-1].name.startswith("rawboost") and odds[-1] == pytest.approx(0.5)
+    codecs = dict(zip(RECIPES["rawboost-codecs"][::2], RECIPES["rawboost-codecs"][1::2]))
+    assert codecs["--launder"] == spec and len(parse_codec_variants(codecs["--train-codecs"])) == 3
+
+
+def _score_file(path, rng, hard_shift: float):
+    """200 bona fide clips, 100 spoof clips of an easy seen system and 100 of a hard unseen one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"b{k} bonafide - clean {rng.normal() + 2:.6f}" for k in range(200)]
+    lines += [f"e{k} spoof easy clean {rng.normal() - 4:.6f}" for k in range(100)]
+    lines += [f"h{k} spoof hard clean {rng.normal() + hard_shift:.6f}" for k in range(100)]
+    path.write_text("\n".join(lines) + "\n")
+    (path.parent / "metrics.json").write_text(json.dumps(
+        {"seen_unseen": {"systems": {"unseen": {"names": ["hard"]}}}}))
+
+
+def test_the_intervals_come_from_each_folds_score_files(tmp_path):
+    rng = np.random.default_rng(0)
+    seeds = [42, 43]
+    rows = _rows([0.3, 0.3], [0.2, 0.2], [0.1, 0.1], seconds=60)
+    for seed in seeds:
+        run = tmp_path / "runs" / "wild" / "standard" / f"s{seed}" / "eval"
+        _score_file(run / "wild" / "scores.txt", rng, hard_shift=1.5)     # unseen systems: hard ones
+        _score_file(run / "large" / "scores.txt", rng, hard_shift=-4.0)   # the other corpus: easy
+    intervals = fold_intervals(tmp_path, rows, seeds)
+    assert set(intervals) == {"wild unseen systems", "wild -> large"}, "no interval for held-out sources"
+    (low, high), cross_high = intervals["wild unseen systems"], intervals["wild -> large"][1]
+    assert 0.2 < low < high < 0.5 and cross_high < 0.05   # only the hard system enters the first
+    table = decide({"r": rows}, seeds, {"r": intervals})[1]
+    assert "[{:.1f}–{:.1f}]".format(100 * low, 100 * high) in table
+    (tmp_path / "runs" / "wild" / "standard" / "s43" / "eval" / "large" / "scores.txt").unlink()
+    assert set(fold_intervals(tmp_path, rows, seeds)) == {"wild unseen systems"}, "a seed's scores missing"
