@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.evidence import format_percent, mean_std
+from benchmarks.evidence import BOOTSTRAP_DRAWS, bootstrap_eer_interval, format_percent, mean_std
 from benchmarks.frontends import _call, _detector, _evaluated, _history
 
 CSV_COLUMNS = ("protocol", "train_corpus", "fold", "source", "test_corpus", "seed", "eer", "min_dcf", "act_dcf",
@@ -359,6 +359,32 @@ def cell(values: list[float]) -> str:
     return text + (f" (n={finite})" if 0 < finite < len(values) else "")
 
 
+def seed_score_files(out: Path, train_corpus: str, test_corpus: str, seeds) -> list[Path]:
+    """The clean scores of the standard run on ``train_corpus`` of every seed on ``test_corpus``'s
+    test split, or ``[]`` when some seed has none (no interval from part of the seeds)."""
+    files = [Run(train_corpus, "standard", seed).folder(out) / "eval" / test_corpus / "scores.txt" for seed in seeds]
+    return files if all(f.is_file() for f in files) else []
+
+
+def unseen_system_names(score_file: Path) -> list[str]:
+    """The test spoof systems the run's training never held, from evaluate's ``metrics.json`` beside
+    ``score_file`` (``[]`` when every test system was seen)."""
+    metrics = json.loads((score_file.parent / "metrics.json").read_text())
+    unseen = ((metrics.get("seen_unseen") or {}).get("systems") or {}).get("unseen")
+    return list(unseen["names"]) if unseen else []
+
+
+def interval(files: list[Path], systems: list[str] | None = None) -> tuple[float, float] | None:
+    """The bootstrap 95 % interval of the seed-mean EER over ``files`` (:func:`bootstrap_eer_interval`;
+    ``systems``: only their spoof clips), ``None`` without files."""
+    return bootstrap_eer_interval(files, systems=systems) if files else None
+
+
+def interval_text(bounds: tuple[float, float] | None) -> str:
+    """`` [lo–hi]`` in percent, or nothing."""
+    return " [{:.1f}–{:.1f}]".format(*(100 * b for b in bounds)) if bounds else ""
+
+
 def _seeds_text(seeds) -> str:
     return (f"{len(seeds)} seeds ({', '.join(map(str, seeds))}), mean ± standard deviation over seeds"
             if len(seeds) > 1 else f"1 seed ({seeds[0]})")
@@ -382,7 +408,8 @@ def summarise(rows: list[dict], args, notes: list[str] = ()) -> tuple[str, dict[
     seeds = args.seeds
     bars: dict[str, tuple[float, float]] = {}
     lines = [f"EER % (official ASVspoof 5 EER), clean test audio, the best.pt (best validation epoch) of "
-             f"{recipe_text(args)}.", ""]
+             f"{recipe_text(args)}. In brackets: the bootstrap 95 % interval of the seed-mean EER "
+             f"({BOOTSTRAP_DRAWS} draws of the test clips, each class resampled; not for held-out sources).", ""]
     if notes:
         lines += [*(f"- {note}" for note in notes), ""]
 
@@ -392,7 +419,10 @@ def summarise(rows: list[dict], args, notes: list[str] = ()) -> tuple[str, dict[
     for corpus in dict.fromkeys(row["train_corpus"] for row in standard):
         values = per_seed(rows, seeds, protocol="standard", train_corpus=corpus, source="")
         unseen = per_seed(rows, seeds, "eer_unseen_systems", protocol="standard", train_corpus=corpus, source="")
-        lines.append(f"| {corpus} | {cell(values)} | {cell(unseen)} |")
+        files = seed_score_files(args.out, corpus, corpus, seeds)
+        names = unseen_system_names(files[0]) if files else []
+        lines.append(f"| {corpus} | {cell(values)}{interval_text(interval(files))} | "
+                     f"{cell(unseen)}{interval_text(interval(files, names) if names else None)} |")
         bars[f"{corpus} test"] = mean_std(values)
 
     loso = [row for row in rows if row["protocol"] == "loso"]
@@ -435,7 +465,8 @@ def summarise(rows: list[dict], args, notes: list[str] = ()) -> tuple[str, dict[
         for train_corpus, test_corpus in dict.fromkeys((row["train_corpus"], row["test_corpus"]) for row in cross):
             own = per_seed(rows, seeds, protocol="standard", train_corpus=train_corpus, source="")
             other = per_seed(rows, seeds, protocol="cross", train_corpus=train_corpus, test_corpus=test_corpus)
-            lines.append(f"| {train_corpus} → {test_corpus} | {cell(own)} | {cell(other)} |")
+            bounds = interval(seed_score_files(args.out, train_corpus, test_corpus, seeds))
+            lines.append(f"| {train_corpus} → {test_corpus} | {cell(own)} | {cell(other)}{interval_text(bounds)} |")
             bars[f"{train_corpus} → {test_corpus}"] = mean_std(other)
     return "\n".join(lines) + "\n", bars
 

@@ -20,13 +20,12 @@ training time) and ``OUT/recipes.csv``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 from pathlib import Path
 
 from benchmarks import generalise
-from benchmarks.evidence import BOOTSTRAP_DRAWS, Candidate, bootstrap_eer_interval, choose, format_percent, mean_std
+from benchmarks.evidence import BOOTSTRAP_DRAWS, Candidate, choose, format_percent, mean_std
 from detector.config import TrainConfig
 
 # name -> `detector train` flags on top of the defaults; "default" is the code's default recipe as it
@@ -65,30 +64,22 @@ def fold_values(rows: list[dict], seeds) -> dict[str, list[float]]:
 
 
 def fold_intervals(out: Path, rows: list[dict], seeds) -> dict[str, tuple[float, float]]:
-    """Fold name -> the bootstrap 95 % interval of its seed-mean EER (:func:`bootstrap_eer_interval`)
-    from the score files of one recipe's runs under ``out``: the home corpus's unseen systems (their
-    names from evaluate's ``metrics.json``) and each cross-corpus direction. Folds whose runs lack a
-    score file for some seed (left out of the table, like held-out sources, whose test set is not a
-    score file's) get none."""
-    def scores(train: str, test: str) -> list[Path]:
-        files = [generalise.Run(train, "standard", seed).folder(out) / "eval" / test / "scores.txt" for seed in seeds]
-        return files if all(f.is_file() for f in files) else []
-
+    """Fold name -> the bootstrap 95 % interval of its seed-mean EER from one recipe's runs under
+    ``out`` (:func:`benchmarks.generalise.interval`): the home corpus's unseen systems and each
+    cross-corpus direction. A fold some seed lacks a score file for, or a held-out source's, gets none."""
     intervals = {}
     standard = [r for r in rows if r["protocol"] == "standard" and r["source"] == ""]
     home = standard[0]["train_corpus"] if standard else ""
-    files = scores(home, home) if home else []
-    if files:
-        metrics = json.loads((files[0].parent / "metrics.json").read_text())
-        unseen = ((metrics.get("seen_unseen") or {}).get("systems") or {}).get("unseen")
-        if unseen:
-            intervals[f"{home} unseen systems"] = bootstrap_eer_interval(files, systems=unseen["names"])
+    files = generalise.seed_score_files(out, home, home, seeds) if home else []
+    names = generalise.unseen_system_names(files[0]) if files else []
+    if names:
+        intervals[f"{home} unseen systems"] = generalise.interval(files, names)
     for row in rows:
         name = f"{row['train_corpus']} -> {row['test_corpus']}"
         if row["protocol"] == "cross" and name not in intervals:
-            files = scores(row["train_corpus"], row["test_corpus"])
+            files = generalise.seed_score_files(out, row["train_corpus"], row["test_corpus"], seeds)
             if files:
-                intervals[name] = bootstrap_eer_interval(files)
+                intervals[name] = generalise.interval(files)
     return intervals
 
 
@@ -132,7 +123,7 @@ def decide(results: dict[str, list[dict]], seeds,
         cells = [format_percent(folds[candidate.name].get(f, [])) for f in names]
         for k, fold in enumerate(names):
             if fold in intervals.get(candidate.name, {}):
-                cells[k] += " [{:.1f}–{:.1f}]".format(*(100 * x for x in intervals[candidate.name][fold]))
+                cells[k] += generalise.interval_text(intervals[candidate.name][fold])
         lines.append(f"| {candidate.name} | " + " | ".join(cells)
                      + f" | {format_percent(candidate.values)} | {candidate.clips_per_s:.1f} |")
     lines += ["", f"**Chosen: {choice.chosen}.** {choice.reason}"]

@@ -299,3 +299,38 @@ def test_fewer_seeds_for_the_folds_are_planned_and_stated():
 
     assert loso_seeds(SimpleNamespace(seeds=[42, 43, 44], loso_seeds=None)) == [42, 43, 44]
     assert loso_seeds(SimpleNamespace(seeds=[42, 43, 44], loso_seeds=[42])) == [42]
+
+
+def test_the_standard_and_cross_corpus_cells_carry_the_bootstrap_interval_of_their_score_files(tmp_path):
+    """Score files where the unseen system's spoofs score like bona fide: its interval holds chance;
+    the cross-corpus scores separate the classes: its interval is near 0; no files, no interval."""
+    rng = np.random.default_rng(3)
+    seeds, args = [42, 43], _args(tmp_path, seeds=[42, 43])
+    rows = []
+    for seed in seeds:
+        rows.append({"protocol": "standard", "train_corpus": "wild", "fold": "standard", "source": "",
+                     "test_corpus": "wild", "seed": seed, "eer": 0.2, "eer_unseen_systems": 0.5})
+        rows.append({"protocol": "cross", "train_corpus": "wild", "fold": "standard", "source": "",
+                     "test_corpus": "large", "seed": seed, "eer": 0.0})
+        for test_corpus, unseen_shift in (("wild", 0.0), ("large", -6.0)):
+            folder = generalise.Run("wild", "standard", seed).folder(args.out) / "eval" / test_corpus
+            folder.mkdir(parents=True)
+            lines = [f"b{k} bonafide - clean {rng.normal():.6f}" for k in range(100)]
+            lines += [f"s{k} spoof seen clean {rng.normal() - 6:.6f}" for k in range(100)]
+            lines += [f"u{k} spoof unseen clean {rng.normal() + unseen_shift:.6f}" for k in range(100)]
+            (folder / "scores.txt").write_text("\n".join(lines) + "\n")
+            unseen = {"seen_unseen": {"systems": {"unseen": {"names": ["unseen"]}}}}
+            (folder / "metrics.json").write_text(json.dumps(unseen))
+    table, _ = summarise(rows, args, [])
+
+    def bounds(prefix: str, column: int) -> tuple[float, float]:
+        line = next(line for line in table.splitlines() if line.startswith(prefix))
+        low, high = line.strip("|").split("|")[column].split("[")[1].rstrip("] ").split("–")
+        return float(low), float(high)
+
+    assert bounds("| wild |", 2)[0] < 50 < bounds("| wild |", 2)[1]            # unseen systems only
+    assert bounds("| wild |", 1)[1] < bounds("| wild |", 2)[0]                 # all spoofs: the seen ones help
+    assert bounds("| wild → large |", 2)[1] < 1.0
+    (generalise.Run("wild", "standard", 43).folder(args.out) / "eval" / "large" / "scores.txt").unlink()
+    table, _ = summarise(rows, args, [])
+    assert "[" not in next(line for line in table.splitlines() if line.startswith("| wild → large |"))
