@@ -13,8 +13,8 @@ through :mod:`benchmarks.generalise` with the same corpora, seeds, epochs and fo
 Only the folds every recipe has enter the criterion (a recipe run without leave-one-source-out
 folds is compared with the others on the rest). It writes ``OUT/recipes.md`` (one row per recipe:
 each fold's EER as mean ± std over seeds with its bootstrap 95 % interval, the criterion, the
-training time) and ``OUT/recipes.csv``
-(every generalise row with its recipe), and prints the choice with its reason.
+training time), ``OUT/recipes.csv`` (every generalise row with its recipe) and ``OUT/recipes.png``
+(the table's bars), and prints the choice with its reason.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import argparse
 import os
 import shlex
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks import generalise
 from benchmarks.evidence import BOOTSTRAP_DRAWS, Candidate, choose, format_percent, mean_std
@@ -102,15 +104,43 @@ def training_speed(rows: list[dict]) -> float:
     return 3600.0 / mean_std(seconds)[0] if seconds else 0.0
 
 
+def compared_folds(results: dict[str, list[dict]], seeds) -> tuple[dict[str, dict[str, list[float]]], list[str]]:
+    """Recipe -> :func:`fold_values`, and the names of the folds every recipe has: only those are
+    compared (a criterion over different folds would compare different things)."""
+    folds = {name: fold_values(rows, seeds) for name, rows in results.items()}
+    names = [f for f in dict.fromkeys(f for per in folds.values() for f in per)
+             if all(f in per for per in folds.values())]
+    return folds, names
+
+
+def plot(results: dict[str, list[dict]], seeds, path: Path) -> None:
+    """The compared folds and the criterion as grouped bars, one colour per recipe, EER % mean with
+    one standard deviation over seeds as error bars."""
+    from detector.metrics.plots import pyplot, save_figure
+
+    folds, names = compared_folds(results, seeds)
+    groups = names + ["criterion"]
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(3.0 + 1.4 * len(groups), 4.0), dpi=110)
+    width = 0.8 / len(results)
+    for k, recipe in enumerate(results):
+        per_group = [folds[recipe][f] for f in names] + [criterion({f: folds[recipe][f] for f in names}, len(seeds))]
+        stats = np.array([mean_std(values) for values in per_group], float) * 100
+        axes.bar(np.arange(len(groups)) + (k - (len(results) - 1) / 2) * width, np.nan_to_num(stats[:, 0]), width,
+                 yerr=np.nan_to_num(stats[:, 1]), capsize=2, label=recipe, edgecolor="black", linewidth=0.5)
+    axes.set_xticks(range(len(groups)), groups, rotation=15, ha="right", fontsize=8)
+    axes.set(ylabel="EER (%)")
+    axes.legend(fontsize=7, ncols=min(len(results), 5))
+    axes.set_title(f"recipes over {len(seeds)} seed(s): mean ± std; lower is better", fontsize=9)
+    save_figure(figure, path)
+
+
 def decide(results: dict[str, list[dict]], seeds,
            intervals: dict[str, dict[str, tuple[float, float]]] | None = None) -> tuple[str, str]:
     """The chosen recipe and the table (markdown) behind it; ``results``: recipe -> generalise rows,
     ``intervals``: recipe -> :func:`fold_intervals` (shown beside the folds' means; not part of the rule)."""
     intervals = intervals or {}
-    folds = {name: fold_values(rows, seeds) for name, rows in results.items()}
-    # Only the folds every recipe has: a criterion over different folds would compare different things.
-    names = [f for f in dict.fromkeys(f for per in folds.values() for f in per)
-             if all(f in per for per in folds.values())]
+    folds, names = compared_folds(results, seeds)
     candidates = [Candidate(name, criterion({f: folds[name][f] for f in names}, len(seeds)),
                             training_speed(results[name])) for name in results]
     choice = choose(candidates, "EER over the generalisation folds", speed_unit="trainings/h")
@@ -175,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen, table = decide(results, seeds, {recipe: fold_intervals(args.out / recipe, rows, seeds)
                                             for recipe, rows in results.items()})
     atomic_write_text(args.out / "recipes.md", table + "\n")
+    plot(results, seeds, args.out / "recipes.png")
     atomic_write_csv(args.out / "recipes.csv", [{"recipe": name, **row} for name, rows in results.items()
                                                 for row in rows], ("recipe",) + generalise.CSV_COLUMNS)
     print(table)

@@ -97,3 +97,18 @@ def test_the_intervals_come_from_each_folds_score_files(tmp_path):
     assert "[{:.1f}–{:.1f}]".format(100 * low, 100 * high) in table
     (tmp_path / "runs" / "wild" / "standard" / "s43" / "eval" / "large" / "scores.txt").unlink()
     assert set(fold_intervals(tmp_path, rows, seeds)) == {"wild unseen systems"}, "a seed's scores missing"
+
+
+def test_the_chart_draws_a_bar_per_recipe_for_each_compared_fold_and_the_criterion(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from benchmarks.recipes import plot
+
+    results = {"a": _rows([0.2, 0.2, 0.2], [0.4, 0.4, 0.4], [0.9, 0.9, 0.9], seconds=60),
+               "b": [r for r in _rows([0.3, 0.3, 0.3], [0.5, 0.5, 0.5], [0, 0, 0], 60) if r["protocol"] != "loso"]}
+    drawn, bar = [], matplotlib.axes.Axes.bar
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar",
+                        lambda self, x, height, *a, **k: drawn.append(list(height)) or bar(self, x, height, *a, **k))
+    plot(results, [42, 43, 44], tmp_path / "r.png")
+    assert drawn == [pytest.approx([20, 40, 30]), pytest.approx([30, 50, 40])]   # 2 common folds + criterion
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
