@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.recipes import RECIPES, criterion, decide, fold_intervals, fold_values
+from benchmarks.recipes import DEFAULT_RECIPE, RECIPES, criterion, decide, fold_intervals, fold_values
 from detector.launder.chain import LaunderChain, parse_codec_variants
 
 
@@ -57,17 +57,28 @@ def test_only_the_folds_every_recipe_has_are_compared():
     assert chosen == "a" and "without sky" not in table   # a's bad held-out fold is not held against it
 
 
-def test_every_recipe_is_flags_the_trainer_accepts_and_rawboost_gets_half_the_laundered_crops():
+def _config(*flags: str):
+    from detector.cli.commands.common import resolve_config
     from detector.cli.main import build_parser
 
-    for flags in RECIPES.values():
-        build_parser().parse_args(["train", "--out", "r", "--manifest", "m.csv", *flags])   # exits on an unknown flag
-    spec = dict(zip(RECIPES["rawboost"][::2], RECIPES["rawboost"][1::2]))["--launder"]
-    chain = LaunderChain.from_spec(spec)
+    return resolve_config(build_parser().parse_args(["train", "--out", "r", "--manifest", "m.csv", *flags]))
+
+
+def test_every_recipe_is_flags_the_trainer_accepts_and_rawboost_gets_half_the_laundered_crops():
+    configs = {name: _config(*flags) for name, flags in RECIPES.items()}   # argparse exits on an unknown flag
+    assert len({repr(c) for c in configs.values()}) == len(RECIPES), "two recipes train the same thing"
+    chain = LaunderChain.from_spec(configs["rawboost"].train.launder)
     odds = np.diff(chain.cumulative.numpy(), prepend=0.0)
     assert chain.conditions[-1].name.startswith("rawboost") and odds[-1] == pytest.approx(0.5)
-    codecs = dict(zip(RECIPES["rawboost-codecs"][::2], RECIPES["rawboost-codecs"][1::2]))
-    assert codecs["--launder"] == spec and len(parse_codec_variants(codecs["--train-codecs"])) == 3
+    codecs = configs["rawboost-codecs"].train
+    assert codecs.launder == configs["rawboost"].train.launder and len(parse_codec_variants(codecs.train_codecs)) == 3
+
+
+def test_the_codes_defaults_are_the_chosen_recipe():
+    """`detector train` without flags trains the recipe the rule chose; the others differ from it."""
+    defaults = _config()
+    assert _config(*RECIPES[DEFAULT_RECIPE]) == defaults
+    assert all(_config(*flags) != defaults for name, flags in RECIPES.items() if name != DEFAULT_RECIPE)
 
 
 def _score_file(path, rng, hard_shift: float):
