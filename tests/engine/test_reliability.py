@@ -1,9 +1,11 @@
 """Crash safety and resume (Ctrl-C, SIGTERM, SIGKILL), non-finite losses, determinism, DDP with torchrun."""
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -124,13 +126,23 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_last_save_exactly(mani
 
 
 def test_sigterm_saves_last_pt_before_exiting(manifest, tmp_path):
+    """SIGTERM lands mid-epoch: sent once epoch 2's progress bar shows a finished step (a fixed sleep
+    after epoch 1's last.pt could land in validation on busy cores, where no position is needed)."""
     run = tmp_path / "run"
     command = _train_command(manifest, tmp_path, run, "--epochs", "3")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(run / "last.pt", process)
-    time.sleep(0.3)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: os.read(process.stderr.fileno(), 4096), b"")),
+                              daemon=True)
+    reader.start()
+    deadline = time.time() + 120
+    while not re.search(rb"epoch 2/3: *\d+%\|[^|]*\| *[1-9]\d*/", b"".join(chunks)):
+        assert process.poll() is None and time.time() < deadline, b"".join(chunks).decode(errors="replace")[-2000:]
+        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    reader.join(timeout=10)
+    stderr = b"".join(chunks).decode(errors="replace")
     assert process.returncode == 130, stderr
     saved = load_checkpoint(run / "last.pt")
     assert "position" in saved and "rerun with --resume" in stderr
