@@ -56,7 +56,8 @@ def bootstrap_eer_interval(score_files: list[Path], condition: str = "clean", dr
     targets = trials.targets
     bonafide, spoof = np.flatnonzero(targets == 1), np.flatnonzero(targets == 0)
     if systems is not None:
-        spoof = np.array([i for i in spoof if trials.systems[i] in set(systems)], dtype=np.int64)
+        wanted = set(systems)
+        spoof = np.array([i for i in spoof if trials.systems[i] in wanted], dtype=np.int64)
         if not spoof.size:
             raise ValueError(f"{score_files[0]}: no spoof clips of the systems {sorted(systems)}")
     eers = np.empty(draws)
